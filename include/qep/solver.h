@@ -1,0 +1,42 @@
+/* qep/solver.h — ground states of a Hermitian operator with SLEPc.
+ *
+ * Wraps an EPS (Krylov-Schur, Hermitian, smallest real eigenvalue). The options prefix is shared by
+ * the EPS and by the solver's own options, so `-free_eps_tol` and `-free_qep_gap_tol` tune one
+ * instance and `-nudged_...` another. Every Solve either returns a converged, non-degenerate ground
+ * state or fails with PETSC_ERR_NOT_CONVERGED / PETSC_ERR_CONV_FAILED and a message; it never returns
+ * an arbitrary state. The initial vector is deterministic (seed and global index, not rank). */
+#pragma once
+#include <petscmat.h>
+
+typedef struct {
+  PetscReal      energy;     /* lowest eigenvalue */
+  PetscReal      gap;        /* E1 - E0 when computed, otherwise -1 */
+  PetscReal      residual;   /* ||H psi - E psi||_2 with ||psi|| = 1 */
+  PetscInt       iterations; /* EPS restarts */
+  PetscInt       matvecs;    /* operator applications during the solve */
+  PetscLogDouble time;       /* wall seconds of the solve */
+} QepSolveStats;
+
+typedef struct _p_QepGroundSolver *QepGroundSolver;
+
+PETSC_EXTERN PetscErrorCode QepGroundSolverCreate(MPI_Comm, QepGroundSolver *);
+PETSC_EXTERN PetscErrorCode QepGroundSolverDestroy(QepGroundSolver *);
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetOptionsPrefix(QepGroundSolver, const char prefix[]);
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetOperator(QepGroundSolver, Mat);
+/* Relative residual tolerance and iteration cap (PETSC_DEFAULT keeps the current value). */
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetTolerances(QepGroundSolver, PetscReal tol, PetscInt maxit);
+/* Compute E1 too and fail when E1 - E0 < gap_tol * max(1, |E0|). */
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetComputeGap(QepGroundSolver, PetscBool);
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetGapTolerance(QepGroundSolver, PetscReal);
+/* Seed of the default (cold) initial vector. */
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetSeed(QepGroundSolver, PetscInt64);
+/* -[prefix]qep_gap, -[prefix]qep_gap_tol, -[prefix]qep_seed and the EPS options -[prefix]eps_* */
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetFromOptions(QepGroundSolver);
+/* Warm start from v (copied) for the following solves; NULL returns to the cold start. */
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetInitialVector(QepGroundSolver, Vec v);
+PETSC_EXTERN PetscErrorCode QepGroundSolverSolve(QepGroundSolver);
+/* Borrowed: the normalised ground state of the last solve. */
+PETSC_EXTERN PetscErrorCode QepGroundSolverGetState(QepGroundSolver, Vec *);
+PETSC_EXTERN PetscErrorCode QepGroundSolverGetStats(QepGroundSolver, QepSolveStats *);
+/* The underlying EPS (borrowed), for users who want to set anything else. */
+PETSC_EXTERN PetscErrorCode QepGroundSolverGetEPS(QepGroundSolver, void *eps);

@@ -1,0 +1,65 @@
+/* main.c — entry point of `qep`: initialises SLEPc, dispatches the subcommand and agrees on an exit
+ * status across ranks. A user error is raised identically on every rank (collective checks), so all
+ * ranks return and finalize normally with status 1; if only some ranks failed, the others may be
+ * blocked in a collective, so the failing ranks abort the job after a short grace period rather than
+ * letting it hang. */
+#include "cli.h"
+#include <slepcsys.h>
+#include <unistd.h>
+
+static const char help[] = "qep: Quantum Equilibrium Propagation on PETSc/SLEPc.\n"
+                           "Usage: qep <command> [options]\n"
+                           "Commands:\n"
+                           "  ground     ground state of a model: energy, gap, observables (JSON, HDF5)\n"
+                           "Run `qep <command> -help` for the options of a command.\n\n";
+
+#define QEP_ABORT_GRACE_SECONDS 10.0 /* failing ranks wait this long for the others before aborting */
+
+/* Collective exit status: 0 when every rank succeeded, 1 otherwise. */
+static int AgreeExitStatus(PetscErrorCode ierr)
+{
+  MPI_Request req;
+  int         done = 0, failed = ierr ? 1 : 0, anyfailed = 0;
+  double      t0 = MPI_Wtime();
+
+  MPI_Ibarrier(PETSC_COMM_WORLD, &req);
+  if (!failed) MPI_Wait(&req, MPI_STATUS_IGNORE);
+  else {
+    while (!done && MPI_Wtime() - t0 < QEP_ABORT_GRACE_SECONDS) {
+      MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+      if (!done) usleep(2000);
+    }
+    if (!done) MPI_Abort(PETSC_COMM_WORLD, 1);
+  }
+  MPI_Allreduce(&failed, &anyfailed, 1, MPI_INT, MPI_MAX, PETSC_COMM_WORLD);
+  return anyfailed;
+}
+
+static PetscErrorCode Dispatch(const char *command)
+{
+  PetscFunctionBegin;
+  if (!command) {
+    PetscBool hashelp;
+    PetscCall(PetscOptionsHasHelp(NULL, &hashelp));
+    if (hashelp) PetscFunctionReturn(0); /* SlepcInitialize already printed the usage */
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s", help));
+    SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "No command given; the commands are: ground");
+  }
+  if (!strcmp(command, "ground")) PetscCall(QepCliGround(PETSC_COMM_WORLD));
+  else SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "Unknown command '%s'; the commands are: ground", command);
+  PetscFunctionReturn(0);
+}
+
+int main(int argc, char **argv)
+{
+  PetscErrorCode ierr;
+  const char    *command = (argc > 1 && argv[1][0] != '-') ? argv[1] : NULL;
+  int            status;
+
+  ierr = SlepcInitialize(&argc, &argv, NULL, help);
+  if (ierr) return 1;
+  ierr   = Dispatch(command);
+  status = AgreeExitStatus(ierr);
+  ierr   = SlepcFinalize();
+  return (status || ierr) ? 1 : 0;
+}

@@ -1,0 +1,80 @@
+/* qepimpl.h — private definitions shared by the modules of libqep (never installed).
+ * Holds the model's storage, the log events of every phase and small internal helpers. */
+#pragma once
+#include <qep/qep.h>
+
+/* Log events: registered once in QepInitializePackage (src/qep.c), so -log_view shows every phase. */
+PETSC_EXTERN PetscLogEvent QEP_ModelRead, QEP_ModelGenerate, QEP_OperatorSetUp, QEP_OperatorUpdate, QEP_ShellMult,
+  QEP_ShellExchange, QEP_GroundSolve, QEP_Expectation, QEP_StateWrite;
+
+#define QEP_NAME_LEN 64 /* longest parameter/output name, including the terminator */
+
+typedef struct {
+  char        name[QEP_NAME_LEN];
+  QepPauliSum sum;
+} QepOutput;
+
+struct _p_QepModel {
+  MPI_Comm comm;
+  PetscInt nqubits;  /* set explicitly (file `qubits` line, generator) or 0 = infer from the strings */
+  PetscInt nstrings; /* distinct Hamiltonian strings */
+  PetscInt astrings;
+  QepPauli *strings;
+  PetscInt ncouplings; /* affine coefficient form of every string */
+  PetscInt acouplings;
+  QepCoupling *couplings;
+  PetscInt   nparams, aparams;
+  char     (*param_names)[QEP_NAME_LEN];
+  PetscReal *param_values;
+  PetscInt   ninputs; /* 1 + largest input index referenced */
+  PetscInt   noutputs, aoutputs;
+  QepOutput *outputs;
+  char      *description;
+  PetscBool  finalized;
+};
+
+/* Index of string p in the model, adding it if new. */
+PETSC_INTERN PetscErrorCode QepModelInternString(QepModel, QepPauli p, PetscInt *index);
+/* Clears everything (used before reading a new file into an existing model). */
+PETSC_INTERN PetscErrorCode QepModelReset(QepModel);
+/* Builds a generated model from the -qep_model/-qep_lattice/... options (src/model/generators.c). */
+PETSC_INTERN PetscErrorCode QepModelGenerateFromOptions(QepModel, const char type[]);
+/* Reads a whole text file on rank 0 and broadcasts it; *text is PetscMalloc'ed (caller frees). Collective. */
+PETSC_INTERN PetscErrorCode QepReadTextFile(MPI_Comm, const char path[], char **text);
+
+/* i^k as a PetscScalar; in the real build only even k is meaningful (odd k is rejected upstream). */
+static inline PetscScalar QepIPower(int k)
+{
+  switch (((k % 4) + 4) % 4) {
+  case 0: return 1.0;
+  case 2: return -1.0;
+#if defined(PETSC_USE_COMPLEX)
+  case 1: return PETSC_i;
+  default: return -PETSC_i;
+#else
+  default: return 0.0; /* unreachable for real strings */
+#endif
+  }
+}
+
+/* Flip groups: strings sharing a flip mask x, sorted by x (the diagonal group x = 0 always exists).
+ * weight[t] = c_t i^ny_t is refreshed by QepFlipGroupsSetWeights whenever the coefficients change. */
+typedef struct {
+  PetscInt     ngroups;
+  uint64_t    *x;      /* [ngroups] ascending, x[0] = 0 */
+  PetscInt    *start;  /* [ngroups+1] group g holds entries start[g] .. start[g+1]-1 */
+  PetscInt    *string; /* [nentries] string index of each entry */
+  uint64_t    *z;      /* [nentries] z mask of each entry */
+  PetscScalar *weight; /* [nentries] */
+} QepFlipGroups;
+
+PETSC_INTERN PetscErrorCode QepFlipGroupsCreate(PetscInt nstrings, const QepPauli strings[], QepFlipGroups *);
+PETSC_INTERN PetscErrorCode QepFlipGroupsSetWeights(QepFlipGroups *, const QepPauli strings[], const PetscReal coeffs[]);
+PETSC_INTERN PetscErrorCode QepFlipGroupsDestroy(QepFlipGroups *);
+/* <col ^ x_g | sum_{t in g} w_t P_t | col> for a column (basis state) col. */
+static inline PetscScalar QepFlipGroupElement(const QepFlipGroups *fg, PetscInt g, uint64_t col)
+{
+  PetscScalar v = 0.0;
+  for (PetscInt e = fg->start[g]; e < fg->start[g + 1]; e++) v += (__builtin_popcountll(col & fg->z[e]) & 1) ? -fg->weight[e] : fg->weight[e];
+  return v;
+}

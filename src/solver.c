@@ -1,0 +1,250 @@
+/* solver.c — QepGroundSolver: SLEPc ground states with warm start, gap check and statistics.
+ * Invariant: after a successful Solve, `state` holds a unit-norm eigenvector of the lowest converged
+ * eigenvalue and stats describe that solve; a failed Solve (not converged, degenerate) returns an
+ * error and never leaves a state marked valid. The cold initial vector depends only on the seed and
+ * the global index, so every rank count starts from the same vector. */
+#include "qepimpl.h"
+#include <slepceps.h>
+
+#define QEP_DEFAULT_EPS_TOL 1e-10 /* tight enough that energies agree across rank counts to ~1e-12 */
+#define QEP_DEFAULT_GAP_TOL 1e-8  /* relative to max(1,|E0|): below it the ground state is degenerate */
+
+struct _p_QepGroundSolver {
+  MPI_Comm      comm;
+  EPS           eps;
+  Mat           A;
+  Vec           init;  /* warm-start vector (owned copy) or NULL */
+  Vec           state; /* last ground state */
+  char         *prefix;
+  PetscBool     compute_gap, valid;
+  PetscReal     gap_tol;
+  PetscInt64    seed;
+  QepSolveStats stats;
+};
+
+PetscErrorCode QepGroundSolverCreate(MPI_Comm comm, QepGroundSolver *solver)
+{
+  QepGroundSolver s;
+
+  PetscFunctionBegin;
+  PetscCall(QepInitializePackage());
+  PetscCall(PetscNew(&s));
+  s->comm    = comm;
+  s->gap_tol = QEP_DEFAULT_GAP_TOL;
+  s->seed    = 20260101;
+  PetscCall(EPSCreate(comm, &s->eps));
+  PetscCall(EPSSetType(s->eps, EPSKRYLOVSCHUR));
+  PetscCall(EPSSetProblemType(s->eps, EPS_HEP));
+  PetscCall(EPSSetWhichEigenpairs(s->eps, EPS_SMALLEST_REAL));
+  PetscCall(EPSSetTolerances(s->eps, QEP_DEFAULT_EPS_TOL, PETSC_DEFAULT));
+  PetscCall(EPSSetDimensions(s->eps, 1, PETSC_DEFAULT, PETSC_DEFAULT));
+  *solver = s;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverDestroy(QepGroundSolver *solver)
+{
+  PetscFunctionBegin;
+  if (!*solver) PetscFunctionReturn(0);
+  PetscCall(EPSDestroy(&(*solver)->eps));
+  PetscCall(VecDestroy(&(*solver)->init));
+  PetscCall(VecDestroy(&(*solver)->state));
+  PetscCall(PetscFree((*solver)->prefix));
+  PetscCall(PetscFree(*solver));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSetOptionsPrefix(QepGroundSolver s, const char prefix[])
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree(s->prefix));
+  if (prefix) PetscCall(PetscStrallocpy(prefix, &s->prefix));
+  PetscCall(EPSSetOptionsPrefix(s->eps, prefix));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSetOperator(QepGroundSolver s, Mat A)
+{
+  PetscFunctionBegin;
+  s->A     = A;
+  s->valid = PETSC_FALSE;
+  PetscCall(EPSSetOperators(s->eps, A, NULL));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSetTolerances(QepGroundSolver s, PetscReal tol, PetscInt maxit)
+{
+  PetscFunctionBegin;
+  PetscCheck(tol == (PetscReal)PETSC_DEFAULT || (tol > 0 && tol < 1), s->comm, PETSC_ERR_ARG_OUTOFRANGE, "Eigensolver tolerance %g must lie in (0,1)", (double)tol);
+  PetscCall(EPSSetTolerances(s->eps, tol, maxit));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSetComputeGap(QepGroundSolver s, PetscBool flg)
+{
+  PetscFunctionBegin;
+  s->compute_gap = flg;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSetGapTolerance(QepGroundSolver s, PetscReal tol)
+{
+  PetscFunctionBegin;
+  PetscCheck(tol >= 0, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "Gap tolerance %g must be >= 0", (double)tol);
+  s->gap_tol = tol;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSetSeed(QepGroundSolver s, PetscInt64 seed)
+{
+  PetscFunctionBegin;
+  s->seed = seed;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSetFromOptions(QepGroundSolver s)
+{
+  PetscInt seed = (PetscInt)s->seed;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(s->comm, s->prefix, "QEP ground-state solver options", "QepGroundSolver");
+  PetscCall(PetscOptionsBool("-qep_gap", "Also compute the first excited state and check the gap", "QepGroundSolverSetComputeGap", s->compute_gap, &s->compute_gap, NULL));
+  PetscCall(PetscOptionsReal("-qep_gap_tol", "Degenerate if E1-E0 < gap_tol*max(1,|E0|)", "QepGroundSolverSetGapTolerance", s->gap_tol, &s->gap_tol, NULL));
+  PetscCall(PetscOptionsInt("-qep_init_seed", "Seed of the cold-start initial vector", "QepGroundSolverSetSeed", seed, &seed, NULL));
+  PetscOptionsEnd();
+  PetscCheck(s->gap_tol >= 0, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "-qep_gap_tol must be >= 0, got %g", (double)s->gap_tol);
+  s->seed = seed;
+  PetscCall(EPSSetFromOptions(s->eps));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSetInitialVector(QepGroundSolver s, Vec v)
+{
+  PetscFunctionBegin;
+  if (!v) {
+    PetscCall(VecDestroy(&s->init));
+    PetscFunctionReturn(0);
+  }
+  if (!s->init) PetscCall(VecDuplicate(v, &s->init));
+  PetscCall(VecCopy(v, s->init));
+  PetscFunctionReturn(0);
+}
+
+/* Cold start: entries uniform in [-1,1) from (seed, global index); identical for every rank count. */
+static PetscErrorCode FillColdStart(QepGroundSolver s, Vec v)
+{
+  PetscInt     rstart, rend;
+  PetscScalar *a;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetOwnershipRange(v, &rstart, &rend));
+  PetscCall(VecGetArrayWrite(v, &a));
+  for (PetscInt i = rstart; i < rend; i++) a[i - rstart] = 2.0 * QepRandomUniform(s->seed, 0, i) - 1.0;
+  PetscCall(VecRestoreArrayWrite(v, &a));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CountMatMults(PetscLogDouble *count)
+{
+  PetscLogEvent      ev;
+  PetscEventPerfInfo info;
+  PetscBool          active;
+
+  PetscFunctionBegin;
+  *count = 0;
+  PetscCall(PetscLogIsActive(&active));
+  if (!active) PetscFunctionReturn(0);
+  PetscCall(PetscLogEventGetId("MatMult", &ev));
+  PetscCall(PetscLogEventGetPerfInfo(PETSC_DETERMINE, ev, &info));
+  *count = info.count;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CheckConverged(QepGroundSolver s, PetscInt nev)
+{
+  PetscInt           nconv, its, maxit;
+  PetscReal          tol;
+  EPSConvergedReason reason;
+
+  PetscFunctionBegin;
+  PetscCall(EPSGetConverged(s->eps, &nconv));
+  PetscCall(EPSGetConvergedReason(s->eps, &reason));
+  PetscCall(EPSGetIterationNumber(s->eps, &its));
+  PetscCall(EPSGetTolerances(s->eps, &tol, &maxit));
+  PetscCheck(nconv >= nev, s->comm, PETSC_ERR_NOT_CONVERGED,
+             "Ground-state solve did not converge: %" PetscInt_FMT " of %" PetscInt_FMT " eigenpairs after %" PetscInt_FMT " iterations (limit %" PetscInt_FMT
+             ", tolerance %g, reason %s). Raise -%seps_max_it, loosen -%seps_tol, or enlarge -%seps_ncv",
+             nconv, nev, its, maxit, (double)tol, EPSConvergedReasons[reason], s->prefix ? s->prefix : "", s->prefix ? s->prefix : "", s->prefix ? s->prefix : "");
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
+{
+  PetscInt       nev = s->compute_gap ? 2 : 1;
+  PetscScalar    e0, e1;
+  PetscReal      norm;
+  PetscLogDouble t0, t1, mv0, mv1;
+  Vec            start;
+
+  PetscFunctionBegin;
+  PetscCheck(s->A, s->comm, PETSC_ERR_ORDER, "Call QepGroundSolverSetOperator before solving");
+  s->valid = PETSC_FALSE;
+  if (!s->state) PetscCall(MatCreateVecs(s->A, &s->state, NULL));
+  PetscCall(EPSSetDimensions(s->eps, nev, PETSC_DEFAULT, PETSC_DEFAULT));
+  if (s->init) start = s->init;
+  else {
+    PetscCall(FillColdStart(s, s->state));
+    start = s->state;
+  }
+  PetscCall(EPSSetInitialSpace(s->eps, 1, &start)); /* must be set again before every EPSSolve */
+  PetscCall(PetscLogEventBegin(QEP_GroundSolve, 0, 0, 0, 0));
+  PetscCall(CountMatMults(&mv0));
+  PetscCall(PetscTime(&t0));
+  PetscCall(EPSSolve(s->eps));
+  PetscCall(PetscTime(&t1));
+  PetscCall(CountMatMults(&mv1));
+  PetscCall(PetscLogEventEnd(QEP_GroundSolve, 0, 0, 0, 0));
+  PetscCall(CheckConverged(s, nev));
+  PetscCall(EPSGetEigenpair(s->eps, 0, &e0, NULL, s->state, NULL));
+  PetscCall(VecNormalize(s->state, &norm));
+  PetscCall(EPSComputeError(s->eps, 0, EPS_ERROR_ABSOLUTE, &s->stats.residual));
+  PetscCall(EPSGetIterationNumber(s->eps, &s->stats.iterations));
+  s->stats.energy  = PetscRealPart(e0);
+  s->stats.gap     = -1;
+  s->stats.matvecs = (PetscInt)(mv1 - mv0);
+  s->stats.time    = t1 - t0;
+  if (s->compute_gap) {
+    PetscCall(EPSGetEigenvalue(s->eps, 1, &e1, NULL));
+    s->stats.gap = PetscRealPart(e1) - PetscRealPart(e0);
+    PetscCheck(s->stats.gap >= s->gap_tol * PetscMax(1.0, PetscAbsReal(s->stats.energy)), s->comm, PETSC_ERR_CONV_FAILED,
+               "Degenerate ground state: E1 - E0 = %g is below the threshold %g (E0 = %.12g). The ground state is not unique, so its "
+               "expectation values and the QEP gradient are undefined. Break the symmetry (e.g. add a longitudinal field to a Z2-symmetric "
+               "Ising model) or lower -%sqep_gap_tol if the gap is real",
+               (double)s->stats.gap, (double)(s->gap_tol * PetscMax(1.0, PetscAbsReal(s->stats.energy))), (double)s->stats.energy, s->prefix ? s->prefix : "");
+  }
+  s->valid = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverGetState(QepGroundSolver s, Vec *v)
+{
+  PetscFunctionBegin;
+  PetscCheck(s->valid, s->comm, PETSC_ERR_ORDER, "No valid ground state: call QepGroundSolverSolve (successfully) first");
+  *v = s->state;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverGetStats(QepGroundSolver s, QepSolveStats *stats)
+{
+  PetscFunctionBegin;
+  PetscCheck(s->valid, s->comm, PETSC_ERR_ORDER, "No valid ground state: call QepGroundSolverSolve (successfully) first");
+  *stats = s->stats;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverGetEPS(QepGroundSolver s, void *eps)
+{
+  PetscFunctionBegin;
+  *(EPS *)eps = s->eps;
+  PetscFunctionReturn(0);
+}
