@@ -1,7 +1,8 @@
 /* operator.c — QepOperator life cycle (common to all types) and the assembled MPIAIJ type.
  * aij invariant: every local row r holds exactly one entry per flip group, at column r ^ x_g (the
  * diagonal included even when it is zero), so the nonzero structure never depends on the values
- * and coefficient updates rewrite values in place (MAT_NEW_NONZERO_LOCATION_ERR guards this). */
+ * and coefficient updates rewrite the stored values in place (MAT_NEW_NONZERO_LOCATION_ERR guards
+ * against any path that would add entries). */
 #include "operatorimpl.h"
 
 const char *const QepOperatorTypes[] = {"aij", "shell", "QepOperatorType", "QEP_OPERATOR_", NULL};
@@ -148,8 +149,8 @@ typedef struct {
   QepFlipGroups groups;
 } QepOperator_AIJ;
 
-/* Columns of local row r in ascending order with the group each came from. */
-static void RowColumns(const QepFlipGroups *fg, PetscInt row, PetscInt cols[], PetscInt grp[])
+/* Columns of row r in ascending order, with the group each came from. */
+static inline void RowColumns(const QepFlipGroups *fg, PetscInt row, PetscInt cols[], PetscInt grp[])
 {
   for (PetscInt g = 0; g < fg->ngroups; g++) {
     cols[g] = (PetscInt)((uint64_t)row ^ fg->x[g]);
@@ -158,11 +159,13 @@ static void RowColumns(const QepFlipGroups *fg, PetscInt row, PetscInt cols[], P
   PetscSortIntWithArray(fg->ngroups, cols, grp);
 }
 
+/* The structure in one shot: local CSR arrays with sorted global columns, handed to PETSc's
+ * preallocation-from-CSR (values zero). Costs one temporary column array of the matrix's size. */
 static PetscErrorCode SetUp_AIJ(QepOperator op)
 {
   QepOperator_AIJ *aij = (QepOperator_AIJ *)op->data;
   PetscInt         N   = (PetscInt)1 << op->nqubits, rstart, rend, nlocal = PETSC_DECIDE, ng;
-  PetscInt        *d_nnz, *o_nnz, *cols, *grp;
+  PetscInt        *ia, *ja, *grp;
 
   PetscFunctionBegin;
   PetscCall(QepFlipGroupsCreate(op->nstrings, op->strings, &aij->groups));
@@ -170,52 +173,72 @@ static PetscErrorCode SetUp_AIJ(QepOperator op)
   PetscCall(PetscSplitOwnership(op->comm, &nlocal, &N));
   PetscCallMPI(MPI_Scan(&nlocal, &rend, 1, MPIU_INT, MPI_SUM, op->comm));
   rstart = rend - nlocal;
-  PetscCall(PetscMalloc4(nlocal, &d_nnz, nlocal, &o_nnz, ng, &cols, ng, &grp));
-  for (PetscInt i = 0; i < nlocal; i++) {
-    PetscInt r = rstart + i;
-    d_nnz[i] = o_nnz[i] = 0;
-    for (PetscInt g = 0; g < ng; g++) {
-      PetscInt c = (PetscInt)((uint64_t)r ^ aij->groups.x[g]);
-      if (c >= rstart && c < rend) d_nnz[i]++;
-      else o_nnz[i]++;
-    }
-  }
+  PetscCheck((PetscLogDouble)nlocal * ng < (PetscLogDouble)PETSC_MAX_INT, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "This rank would store %.0f nonzeros, more than a 32-bit PetscInt can index: use more ranks, -qep_operator shell, or the 64-bit-index build",
+             (double)nlocal * ng);
+  PetscCall(PetscMalloc3(nlocal + 1, &ia, nlocal * ng, &ja, ng, &grp));
+  for (PetscInt i = 0; i <= nlocal; i++) ia[i] = i * ng;
+  for (PetscInt i = 0; i < nlocal; i++) RowColumns(&aij->groups, rstart + i, ja + i * ng, grp);
   PetscCall(MatCreate(op->comm, &op->A));
   PetscCall(MatSetSizes(op->A, nlocal, nlocal, N, N));
   PetscCall(MatSetType(op->A, MATAIJ));
   if (op->prefix) PetscCall(MatSetOptionsPrefix(op->A, op->prefix));
-  PetscCall(MatSeqAIJSetPreallocation(op->A, 0, d_nnz));
-  PetscCall(MatMPIAIJSetPreallocation(op->A, 0, d_nnz, 0, o_nnz));
-  PetscCall(MatSetOption(op->A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
+  PetscCall(MatSeqAIJSetPreallocationCSR(op->A, ia, ja, NULL));
+  PetscCall(MatMPIAIJSetPreallocationCSR(op->A, ia, ja, NULL));
+  PetscCall(PetscFree3(ia, ja, grp));
+  PetscCall(MatSetOption(op->A, MAT_NEW_NONZERO_LOCATION_ERR, PETSC_TRUE));
   PetscCall(MatSetOption(op->A, MAT_HERMITIAN, PETSC_TRUE));
 #if !defined(PETSC_USE_COMPLEX)
   PetscCall(MatSetOption(op->A, MAT_SYMMETRIC, PETSC_TRUE));
 #endif
-  PetscCall(PetscFree4(d_nnz, o_nnz, cols, grp));
   PetscFunctionReturn(0);
 }
 
-/* Writes every value, row by row (one MatSetValues per row, columns sorted). */
+/* Writes every value in place, row by row, straight into the diagonal and off-diagonal blocks. A
+ * row's entries in each block are stored in ascending global column order (the off-diagonal
+ * block's compressed columns keep the global order), so walking the row's sorted columns and
+ * sending each value to its block visits the storage sequentially. */
 static PetscErrorCode SetCoefficients_AIJ(QepOperator op)
 {
   QepOperator_AIJ     *aij = (QepOperator_AIJ *)op->data;
   const QepFlipGroups *fg  = &aij->groups;
-  PetscInt             rstart, rend, ng = fg->ngroups, *cols, *grp;
-  PetscScalar         *vals;
+  PetscInt             rstart, rend, ng = fg->ngroups, *cols, *grp, nd = 0, no = 0, nd_total, no_total = 0;
+  PetscScalar         *ad, *ao = NULL;
+  Mat                  Ad, Ao = NULL;
+  PetscBool            mpi;
+  MatInfo              info;
 
   PetscFunctionBegin;
   PetscCall(QepFlipGroupsSetWeights(&aij->groups, op->strings, op->coeffs));
   PetscCall(MatGetOwnershipRange(op->A, &rstart, &rend));
-  PetscCall(PetscMalloc3(ng, &cols, ng, &grp, ng, &vals));
+  PetscCall(PetscObjectTypeCompare((PetscObject)op->A, MATMPIAIJ, &mpi));
+  if (mpi) PetscCall(MatMPIAIJGetSeqAIJ(op->A, &Ad, &Ao, NULL));
+  else Ad = op->A;
+  PetscCall(MatGetInfo(Ad, MAT_LOCAL, &info));
+  nd_total = (PetscInt)info.nz_used;
+  if (Ao) {
+    PetscCall(MatGetInfo(Ao, MAT_LOCAL, &info));
+    no_total = (PetscInt)info.nz_used;
+    PetscCall(MatSeqAIJGetArrayWrite(Ao, &ao));
+  }
+  PetscCall(MatSeqAIJGetArrayWrite(Ad, &ad));
+  PetscCall(PetscMalloc2(ng, &cols, ng, &grp));
   for (PetscInt r = rstart; r < rend; r++) {
     RowColumns(fg, r, cols, grp);
-    for (PetscInt j = 0; j < ng; j++) vals[j] = QepFlipGroupElement(fg, grp[j], (uint64_t)cols[j]);
-    PetscCall(MatSetValues(op->A, 1, &r, ng, cols, vals, INSERT_VALUES));
+    for (PetscInt j = 0; j < ng; j++) {
+      PetscScalar v = QepFlipGroupElement(fg, grp[j], (uint64_t)cols[j]);
+      if (cols[j] >= rstart && cols[j] < rend) ad[nd++] = v;
+      else ao[no++] = v;
+    }
   }
-  PetscCall(PetscFree3(cols, grp, vals));
+  PetscCall(PetscFree2(cols, grp));
+  PetscCall(MatSeqAIJRestoreArrayWrite(Ad, &ad));
+  if (Ao) PetscCall(MatSeqAIJRestoreArrayWrite(Ao, &ao));
+  PetscCheck(nd == nd_total && no == no_total, PETSC_COMM_SELF, PETSC_ERR_PLIB, "aij value update wrote %" PetscInt_FMT "+%" PetscInt_FMT " entries into %" PetscInt_FMT "+%" PetscInt_FMT " slots",
+             nd, no, nd_total, no_total);
+  /* An (empty) assembly marks A as changed, so solvers and spectral transformations never reuse stale data. */
   PetscCall(MatAssemblyBegin(op->A, MAT_FINAL_ASSEMBLY));
   PetscCall(MatAssemblyEnd(op->A, MAT_FINAL_ASSEMBLY));
-  PetscCall(MatSetOption(op->A, MAT_NEW_NONZERO_LOCATION_ERR, PETSC_TRUE));
   PetscFunctionReturn(0);
 }
 
