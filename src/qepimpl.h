@@ -20,6 +20,8 @@ struct _p_QepModel {
   PetscInt nstrings; /* distinct Hamiltonian strings */
   PetscInt astrings;
   QepPauli *strings;
+  PetscInt *slot;  /* open-addressing hash of strings: slot[h] = string index or -1 */
+  PetscInt  nslots; /* power of two, > 2 * nstrings */
   PetscInt ncouplings; /* affine coefficient form of every string */
   PetscInt acouplings;
   QepCoupling *couplings;

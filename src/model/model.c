@@ -27,6 +27,8 @@ PetscErrorCode QepModelReset(QepModel m)
 {
   PetscFunctionBegin;
   PetscCall(PetscFree(m->strings));
+  PetscCall(PetscFree(m->slot));
+  m->nslots = 0;
   PetscCall(PetscFree(m->couplings));
   PetscCall(PetscFree(m->param_names));
   PetscCall(PetscFree(m->param_values));
@@ -102,12 +104,39 @@ PetscErrorCode QepModelAddParameter(QepModel m, const char name[], PetscReal val
   PetscFunctionReturn(0);
 }
 
+static inline PetscInt StringHash(QepPauli p, PetscInt nslots)
+{
+  uint64_t h = (p.x * 0x9e3779b97f4a7c15ULL) ^ (p.z * 0xc2b2ae3d27d4eb4fULL);
+  return (PetscInt)((h ^ (h >> 29)) & (uint64_t)(nslots - 1));
+}
+
+/* Rebuilds the hash with twice the slots; keeps lookups O(1) for models with millions of strings. */
+static PetscErrorCode GrowStringHash(QepModel m)
+{
+  PetscInt nslots = m->nslots ? 2 * m->nslots : 64;
+
+  PetscFunctionBegin;
+  PetscCall(PetscFree(m->slot));
+  PetscCall(PetscMalloc1(nslots, &m->slot));
+  for (PetscInt h = 0; h < nslots; h++) m->slot[h] = -1;
+  m->nslots = nslots;
+  for (PetscInt t = 0; t < m->nstrings; t++) {
+    PetscInt h = StringHash(m->strings[t], nslots);
+    while (m->slot[h] >= 0) h = (h + 1) & (nslots - 1);
+    m->slot[h] = t;
+  }
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode QepModelInternString(QepModel m, QepPauli p, PetscInt *index)
 {
+  PetscInt h;
+
   PetscFunctionBegin;
-  for (PetscInt t = 0; t < m->nstrings; t++)
-    if (QepPauliEqual(m->strings[t], p)) {
-      *index = t;
+  if (2 * (m->nstrings + 1) > m->nslots) PetscCall(GrowStringHash(m));
+  for (h = StringHash(p, m->nslots); m->slot[h] >= 0; h = (h + 1) & (m->nslots - 1))
+    if (QepPauliEqual(m->strings[m->slot[h]], p)) {
+      *index = m->slot[h];
       PetscFunctionReturn(0);
     }
   if (m->nstrings == m->astrings) {
@@ -115,6 +144,7 @@ PetscErrorCode QepModelInternString(QepModel m, QepPauli p, PetscInt *index)
     PetscCall(PetscRealloc(sizeof(QepPauli) * (size_t)m->astrings, &m->strings));
   }
   m->strings[m->nstrings] = p;
+  m->slot[h]              = m->nstrings;
   *index                  = m->nstrings++;
   PetscFunctionReturn(0);
 }
