@@ -1,5 +1,6 @@
 /* qep.c — package registration (log events), build flavour and rank-independent random numbers. */
 #include "qepimpl.h"
+#include <unistd.h>
 
 PetscLogEvent QEP_ModelRead, QEP_ModelGenerate, QEP_OperatorSetUp, QEP_OperatorUpdate, QEP_ShellMult, QEP_ShellExchange,
   QEP_GroundSolve, QEP_Expectation, QEP_StateWrite;
@@ -52,4 +53,17 @@ double QepRandomUniform(PetscInt64 seed, PetscInt64 stream, PetscInt64 counter)
 {
   uint64_t h = SplitMix64(SplitMix64(SplitMix64((uint64_t)seed) ^ (uint64_t)stream) ^ (uint64_t)counter);
   return (double)(h >> 11) * 0x1.0p-53; /* 53 random bits -> [0,1) */
+}
+
+PetscErrorCode QepCheckMemory(MPI_Comm comm, PetscLogDouble bytes, const char what[])
+{
+  PetscLogDouble physical = (PetscLogDouble)sysconf(_SC_PHYS_PAGES) * (PetscLogDouble)sysconf(_SC_PAGESIZE), worst;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Allreduce(&bytes, &worst, 1, MPI_DOUBLE, MPI_MAX, comm));
+  PetscCheck(physical <= 0 || worst < physical, comm, PETSC_ERR_MEM,
+             "Not enough memory: %s need %.1f GiB on one rank but this machine has %.1f GiB in total. Use more ranks (on more nodes), "
+             "-qep_operator shell (no stored matrix), or fewer qubits",
+             what, worst / 1073741824.0, physical / 1073741824.0);
+  PetscFunctionReturn(0);
 }

@@ -41,6 +41,9 @@ PETSC_INTERN PetscErrorCode QepModelInternString(QepModel, QepPauli p, PetscInt 
 PETSC_INTERN PetscErrorCode QepModelReset(QepModel);
 /* Builds a generated model from the -qep_model/-qep_lattice/... options (src/model/generators.c). */
 PETSC_INTERN PetscErrorCode QepModelGenerateFromOptions(QepModel, const char type[]);
+/* Fails with PETSC_ERR_MEM and a message naming `what` when this rank would need more than the
+ * machine's physical memory for it (a clear error instead of a failed malloc deep inside PETSc). Collective. */
+PETSC_INTERN PetscErrorCode QepCheckMemory(MPI_Comm, PetscLogDouble bytes_per_rank, const char what[]);
 /* Reads a whole text file on rank 0 and broadcasts it; *text is PetscMalloc'ed (caller frees). Collective. */
 PETSC_INTERN PetscErrorCode QepReadTextFile(MPI_Comm, const char path[], char **text);
 

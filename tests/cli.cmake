@@ -36,8 +36,13 @@ qep_error_test(NAME cli_missing_model_file RANKS 1 2 MATCH "no_such.model"
   COMMAND ${QEP_CLI} ground -qep_model_file ${QEP_TEST_DATA}/no_such.model)
 qep_error_test(NAME cli_input_count RANKS 1 MATCH "input features"
   COMMAND ${QEP_CLI} ground -qep_model_file ${QEP_TEST_DATA}/cli_xyz.model -qep_input 1,2)
-qep_error_test(NAME cli_too_many_qubits RANKS 1 MATCH "out of range|at most|allows"
-  COMMAND ${QEP_CLI} ground -qep_n 40)
+if(QEP_INDEX64)
+  qep_error_test(NAME cli_too_many_qubits RANKS 1 MATCH "out of range|at most|allows" COMMAND ${QEP_CLI} ground -qep_n 63)
+  qep_error_test(NAME cli_out_of_memory RANKS 1 MATCH "Not enough memory" COMMAND ${QEP_CLI} ground -qep_n 34)
+else()
+  qep_error_test(NAME cli_too_many_qubits RANKS 1 MATCH "out of range.*QEP_INDEX64" COMMAND ${QEP_CLI} ground -qep_n 31)
+  qep_error_test(NAME cli_out_of_memory RANKS 1 MATCH "Not enough memory" COMMAND ${QEP_CLI} ground -qep_n 30)
+endif()
 qep_error_test(NAME cli_bad_gap_tol RANKS 1 MATCH "gap_tol"
   COMMAND ${QEP_CLI} ground -qep_n 6 -qep_gap_tol -1)
 qep_error_test(NAME cli_json_unwritable RANKS 1 2 MATCH "no_such_dir"

@@ -184,13 +184,12 @@ static PetscErrorCode CheckTFIM(PetscInt n, PetscBool periodic, PetscInt64 seed)
   PetscFunctionReturn(0);
 }
 
-int main(int argc, char **argv)
+/* The hand-written model and random models n = 3, 5, 7, 9 against dense diagonalisation. */
+static PetscErrorCode CheckDenseModels(void)
 {
-  PetscInt    nmax = 20;
   QepPauliSum H;
 
-  PetscCall(SlepcInitialize(&argc, &argv, NULL, "ground-state references test"));
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-tfim_nmax", &nmax, NULL));
+  PetscFunctionBegin;
   PetscCall(HandModel(&H));
   PetscCall(CheckAgainstDense(7, &H, "Y-Y + three-body (hand)"));
   PetscCall(QepPauliSumFree(&H));
@@ -201,7 +200,20 @@ int main(int argc, char **argv)
     PetscCall(CheckAgainstDense(n, &H, label));
     PetscCall(QepPauliSumFree(&H));
   }
-  for (PetscInt n = 8; n <= nmax; n += 4) {
+  PetscFunctionReturn(0);
+}
+
+int main(int argc, char **argv)
+{
+  PetscInt    nmin = 8, nmax = 20;
+  PetscBool   dense = PETSC_TRUE;
+
+  PetscCall(SlepcInitialize(&argc, &argv, NULL, "ground-state references test"));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-tfim_nmin", &nmin, NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-tfim_nmax", &nmax, NULL));
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-dense", &dense, NULL));
+  if (dense) PetscCall(CheckDenseModels());
+  for (PetscInt n = nmin; n <= nmax; n += 4) {
     PetscCall(CheckTFIM(n, PETSC_FALSE, 7 + n));
     PetscCall(CheckTFIM(n, PETSC_TRUE, 7 + n));
   }

@@ -29,7 +29,7 @@ static PetscErrorCode QepErrorHandler(MPI_Comm comm, int line, const char *fun, 
   if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
   PetscErrorMessage(n, &text, NULL);
   if (p == PETSC_ERROR_INITIAL && !FirstError[0])
-    snprintf(FirstError, sizeof(FirstError), "%s\n[qep]   in %s() at %s:%d%s%s%s", mess && mess[0] ? mess : (text ? text : "unknown error"), fun, file, line,
+    snprintf(FirstError, sizeof(FirstError), "%s\n[qep]   in %s() at %s:%d%s%s%s", mess && mess[0] && strcmp(mess, fun) ? mess : (text ? text : "unknown error"), fun, file, line,
              text && text[0] ? " (" : "", text && text[0] ? text : "", text && text[0] ? ")" : "");
   if (rank != 0) return n;
   if (p == PETSC_ERROR_INITIAL) fprintf(stderr, "[qep] error: %s\n", FirstError);

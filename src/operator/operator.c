@@ -145,47 +145,129 @@ PetscErrorCode QepOperatorGetInfo(QepOperator op, PetscInt *ngroups, PetscLogDou
 
 /* ---------------------------------------------------------------- aij ---------------------------- */
 
+/* The CSR arrays are ours and PETSc uses them in place (MatCreateMPIAIJWithSplitArrays): the
+ * diagonal block with local column indices (dj), the off-diagonal block with global ones (oj, which
+ * PETSc compresses in place at assembly, keeping the order). Values are rewritten in da/oa. */
+typedef struct {
+  PetscInt    *di, *dj, *oi, *oj;
+  PetscScalar *da, *oa;
+} QepCSRArrays;
+
 typedef struct {
   QepFlipGroups groups;
+  PetscInt      rstart, rend;
+  PetscInt     *di, *dj, *oi, *oj; /* borrowed from the arrays the Mat owns (see AttachArrays) */
+  PetscScalar  *da, *oa;
 } QepOperator_AIJ;
 
-/* Columns of row r in ascending order, with the group each came from. */
+static PetscErrorCode DestroyCSRArrays(void *ctx)
+{
+  QepCSRArrays *csr = (QepCSRArrays *)ctx;
+
+  PetscFunctionBegin;
+  PetscCall(PetscFree2(csr->di, csr->oi));
+  PetscCall(PetscFree4(csr->dj, csr->da, csr->oj, csr->oa));
+  PetscCall(PetscFree(csr));
+  PetscFunctionReturn(0);
+}
+
+/* The Mat uses our arrays in place, and a solver may hold the Mat longer than the operator lives:
+ * the Mat owns them through a composed container, freed when its last reference goes. */
+static PetscErrorCode AttachArrays(Mat A, QepOperator_AIJ *aij)
+{
+  QepCSRArrays  *csr;
+  PetscContainer container;
+
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&csr));
+  csr->di = aij->di;
+  csr->dj = aij->dj;
+  csr->oi = aij->oi;
+  csr->oj = aij->oj;
+  csr->da = aij->da;
+  csr->oa = aij->oa;
+  PetscCall(PetscContainerCreate(PetscObjectComm((PetscObject)A), &container));
+  PetscCall(PetscContainerSetPointer(container, csr));
+  PetscCall(PetscContainerSetUserDestroy(container, DestroyCSRArrays));
+  PetscCall(PetscObjectCompose((PetscObject)A, "QepCSRArrays", (PetscObject)container));
+  PetscCall(PetscContainerDestroy(&container));
+  PetscFunctionReturn(0);
+}
+
+/* Sorts the row's columns (ascending) carrying their groups along; rows have a few dozen entries, so
+ * insertion sort beats a general sort. */
 static inline void RowColumns(const QepFlipGroups *fg, PetscInt row, PetscInt cols[], PetscInt grp[])
 {
   for (PetscInt g = 0; g < fg->ngroups; g++) {
-    cols[g] = (PetscInt)((uint64_t)row ^ fg->x[g]);
-    grp[g]  = g;
+    PetscInt c = (PetscInt)((uint64_t)row ^ fg->x[g]), k = g;
+    while (k > 0 && cols[k - 1] > c) {
+      cols[k] = cols[k - 1];
+      grp[k]  = grp[k - 1];
+      k--;
+    }
+    cols[k] = c;
+    grp[k]  = g;
   }
-  PetscSortIntWithArray(fg->ngroups, cols, grp);
 }
 
-/* The structure in one shot: local CSR arrays with sorted global columns, handed to PETSc's
- * preallocation-from-CSR (values zero). Costs one temporary column array of the matrix's size. */
+static PetscErrorCode AllocateCSR(QepOperator op, QepOperator_AIJ *aij)
+{
+  const PetscInt nlocal = aij->rend - aij->rstart, ng = aij->groups.ngroups;
+  PetscInt      *cols, *grp;
+
+  PetscFunctionBegin;
+  PetscCall(PetscCalloc2(nlocal + 1, &aij->di, nlocal + 1, &aij->oi));
+  PetscCall(PetscMalloc2(ng, &cols, ng, &grp));
+  for (PetscInt i = 0; i < nlocal; i++) { /* count: every column r ^ x lands in exactly one block */
+    PetscInt nd = 0;
+    for (PetscInt g = 0; g < ng; g++) {
+      PetscInt c = (PetscInt)((uint64_t)(aij->rstart + i) ^ aij->groups.x[g]);
+      nd += (c >= aij->rstart && c < aij->rend);
+    }
+    aij->di[i + 1] = aij->di[i] + nd;
+    aij->oi[i + 1] = aij->oi[i] + ng - nd;
+  }
+  PetscCall(PetscMalloc4(aij->di[nlocal], &aij->dj, aij->di[nlocal], &aij->da, aij->oi[nlocal] + 1, &aij->oj, aij->oi[nlocal] + 1, &aij->oa));
+  for (PetscInt i = 0; i < nlocal; i++) {
+    PetscInt pd = aij->di[i], po = aij->oi[i];
+    RowColumns(&aij->groups, aij->rstart + i, cols, grp);
+    for (PetscInt j = 0; j < ng; j++) {
+      if (cols[j] >= aij->rstart && cols[j] < aij->rend) aij->dj[pd++] = cols[j] - aij->rstart;
+      else aij->oj[po++] = cols[j];
+    }
+  }
+  PetscCall(PetscArrayzero(aij->da, aij->di[nlocal]));
+  PetscCall(PetscArrayzero(aij->oa, aij->oi[nlocal] + 1));
+  PetscCall(PetscFree2(cols, grp));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode SetUp_AIJ(QepOperator op)
 {
   QepOperator_AIJ *aij = (QepOperator_AIJ *)op->data;
-  PetscInt         N   = (PetscInt)1 << op->nqubits, rstart, rend, nlocal = PETSC_DECIDE, ng;
-  PetscInt        *ia, *ja, *grp;
+  PetscInt         N   = (PetscInt)1 << op->nqubits, nlocal = PETSC_DECIDE, ng;
+  PetscMPIInt      size;
 
   PetscFunctionBegin;
   PetscCall(QepFlipGroupsCreate(op->nstrings, op->strings, &aij->groups));
   ng = aij->groups.ngroups;
   PetscCall(PetscSplitOwnership(op->comm, &nlocal, &N));
-  PetscCallMPI(MPI_Scan(&nlocal, &rend, 1, MPIU_INT, MPI_SUM, op->comm));
-  rstart = rend - nlocal;
-  PetscCheck((PetscLogDouble)nlocal * ng < (PetscLogDouble)PETSC_MAX_INT, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "This rank would store %.0f nonzeros, more than a 32-bit PetscInt can index: use more ranks, -qep_operator shell, or the 64-bit-index build",
-             (double)nlocal * ng);
-  PetscCall(PetscMalloc3(nlocal + 1, &ia, nlocal * ng, &ja, ng, &grp));
-  for (PetscInt i = 0; i <= nlocal; i++) ia[i] = i * ng;
-  for (PetscInt i = 0; i < nlocal; i++) RowColumns(&aij->groups, rstart + i, ja + i * ng, grp);
-  PetscCall(MatCreate(op->comm, &op->A));
-  PetscCall(MatSetSizes(op->A, nlocal, nlocal, N, N));
-  PetscCall(MatSetType(op->A, MATAIJ));
+  PetscCallMPI(MPI_Scan(&nlocal, &aij->rend, 1, MPIU_INT, MPI_SUM, op->comm));
+  aij->rstart = aij->rend - nlocal;
+  PetscCall(QepCheckMemory(op->comm, (PetscLogDouble)nlocal * ng * (sizeof(PetscInt) + sizeof(PetscScalar)), "the assembled (aij) Hamiltonian"));
+  {
+    PetscLogDouble entries = (PetscLogDouble)nlocal * ng, most;
+    PetscCallMPI(MPI_Allreduce(&entries, &most, 1, MPI_DOUBLE, MPI_MAX, op->comm));
+    PetscCheck(most < (PetscLogDouble)PETSC_MAX_INT, op->comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "A rank would store %.0f nonzeros, more than this build's PetscInt can index: use more ranks, -qep_operator shell, or the 64-bit-index build (-DQEP_INDEX64=ON)",
+               (double)most);
+  }
+  PetscCall(AllocateCSR(op, aij));
+  PetscCallMPI(MPI_Comm_size(op->comm, &size));
+  if (size == 1) PetscCall(MatCreateSeqAIJWithArrays(op->comm, nlocal, nlocal, aij->di, aij->dj, aij->da, &op->A));
+  else PetscCall(MatCreateMPIAIJWithSplitArrays(op->comm, nlocal, nlocal, N, N, aij->di, aij->dj, aij->da, aij->oi, aij->oj, aij->oa, &op->A));
+  PetscCall(AttachArrays(op->A, aij));
   if (op->prefix) PetscCall(MatSetOptionsPrefix(op->A, op->prefix));
-  PetscCall(MatSeqAIJSetPreallocationCSR(op->A, ia, ja, NULL));
-  PetscCall(MatMPIAIJSetPreallocationCSR(op->A, ia, ja, NULL));
-  PetscCall(PetscFree3(ia, ja, grp));
   PetscCall(MatSetOption(op->A, MAT_NEW_NONZERO_LOCATION_ERR, PETSC_TRUE));
   PetscCall(MatSetOption(op->A, MAT_HERMITIAN, PETSC_TRUE));
 #if !defined(PETSC_USE_COMPLEX)
@@ -194,48 +276,28 @@ static PetscErrorCode SetUp_AIJ(QepOperator op)
   PetscFunctionReturn(0);
 }
 
-/* Writes every value in place, row by row, straight into the diagonal and off-diagonal blocks. A
- * row's entries in each block are stored in ascending global column order (the off-diagonal
- * block's compressed columns keep the global order), so walking the row's sorted columns and
- * sending each value to its block visits the storage sequentially. */
+/* Rewrites every value in place, row by row: a row's entries are stored in ascending global column
+ * order in each block, so walking its sorted columns visits da/oa sequentially. */
 static PetscErrorCode SetCoefficients_AIJ(QepOperator op)
 {
   QepOperator_AIJ     *aij = (QepOperator_AIJ *)op->data;
   const QepFlipGroups *fg  = &aij->groups;
-  PetscInt             rstart, rend, ng = fg->ngroups, *cols, *grp, nd = 0, no = 0, nd_total, no_total = 0;
-  PetscScalar         *ad, *ao = NULL;
-  Mat                  Ad, Ao = NULL;
-  PetscBool            mpi;
-  MatInfo              info;
+  const PetscInt       ng  = fg->ngroups;
+  PetscInt            *cols, *grp, pd = 0, po = 0;
 
   PetscFunctionBegin;
   PetscCall(QepFlipGroupsSetWeights(&aij->groups, op->strings, op->coeffs));
-  PetscCall(MatGetOwnershipRange(op->A, &rstart, &rend));
-  PetscCall(PetscObjectTypeCompare((PetscObject)op->A, MATMPIAIJ, &mpi));
-  if (mpi) PetscCall(MatMPIAIJGetSeqAIJ(op->A, &Ad, &Ao, NULL));
-  else Ad = op->A;
-  PetscCall(MatGetInfo(Ad, MAT_LOCAL, &info));
-  nd_total = (PetscInt)info.nz_used;
-  if (Ao) {
-    PetscCall(MatGetInfo(Ao, MAT_LOCAL, &info));
-    no_total = (PetscInt)info.nz_used;
-    PetscCall(MatSeqAIJGetArrayWrite(Ao, &ao));
-  }
-  PetscCall(MatSeqAIJGetArrayWrite(Ad, &ad));
   PetscCall(PetscMalloc2(ng, &cols, ng, &grp));
-  for (PetscInt r = rstart; r < rend; r++) {
+  for (PetscInt r = aij->rstart; r < aij->rend; r++) {
     RowColumns(fg, r, cols, grp);
     for (PetscInt j = 0; j < ng; j++) {
       PetscScalar v = QepFlipGroupElement(fg, grp[j], (uint64_t)cols[j]);
-      if (cols[j] >= rstart && cols[j] < rend) ad[nd++] = v;
-      else ao[no++] = v;
+      if (cols[j] >= aij->rstart && cols[j] < aij->rend) aij->da[pd++] = v;
+      else aij->oa[po++] = v;
     }
   }
   PetscCall(PetscFree2(cols, grp));
-  PetscCall(MatSeqAIJRestoreArrayWrite(Ad, &ad));
-  if (Ao) PetscCall(MatSeqAIJRestoreArrayWrite(Ao, &ao));
-  PetscCheck(nd == nd_total && no == no_total, PETSC_COMM_SELF, PETSC_ERR_PLIB, "aij value update wrote %" PetscInt_FMT "+%" PetscInt_FMT " entries into %" PetscInt_FMT "+%" PetscInt_FMT " slots",
-             nd, no, nd_total, no_total);
+  PetscCheck(pd == aij->di[aij->rend - aij->rstart] && po == aij->oi[aij->rend - aij->rstart], PETSC_COMM_SELF, PETSC_ERR_PLIB, "aij value update out of step with the structure");
   /* An (empty) assembly marks A as changed, so solvers and spectral transformations never reuse stale data. */
   PetscCall(MatAssemblyBegin(op->A, MAT_FINAL_ASSEMBLY));
   PetscCall(MatAssemblyEnd(op->A, MAT_FINAL_ASSEMBLY));
@@ -260,7 +322,7 @@ static PetscErrorCode Destroy_AIJ(QepOperator op)
 
   PetscFunctionBegin;
   if (!aij) PetscFunctionReturn(0);
-  PetscCall(QepFlipGroupsDestroy(&aij->groups));
+  PetscCall(QepFlipGroupsDestroy(&aij->groups)); /* the CSR arrays belong to the Mat */
   PetscCall(PetscFree(op->data));
   PetscFunctionReturn(0);
 }
