@@ -81,9 +81,10 @@ PetscErrorCode QepExpectationDestroy(QepExpectation *plan)
   PetscFunctionReturn(0);
 }
 
-/* partial[t] += sum_r conj(psi_r) i^ny (-1)^|(r^x)&z| psi_{r^x} for every entry t of group g, in one
- * pass over the rows (rows outer, so a group with many strings still reads the state once). */
-static PetscErrorCode AccumulateGroup(QepExpectation e, PetscInt g, const PetscScalar *psi, const PetscScalar *flipped)
+/* partial[t] += sum_r conj(bra_r) i^ny (-1)^|(r^x)&z| ket_{r^x} for every entry t of group g, in one
+ * pass over the rows (rows outer, so a group with many strings still reads the state once).
+ * flipped[i] = ket[r_i ^ x] when the flip leaves the rank, NULL otherwise. */
+static PetscErrorCode AccumulateGroup(QepExpectation e, PetscInt g, const PetscScalar *bra, const PetscScalar *psi, const PetscScalar *flipped)
 {
   const QepFlipGroups *fg = &e->groups;
   const uint64_t       x  = fg->x[g];
@@ -96,7 +97,7 @@ static PetscErrorCode AccumulateGroup(QepExpectation e, PetscInt g, const PetscS
   PetscCall(PetscCalloc1(nk, &acc));
   for (PetscInt i = 0; i < n; i++) {
     const uint64_t    col  = (uint64_t)(e->rstart + i) ^ x;
-    const PetscScalar term = PetscConj(psi[i]) * (flipped ? flipped[i] : psi[col - (uint64_t)e->rstart]);
+    const PetscScalar term = PetscConj(bra[i]) * (flipped ? flipped[i] : psi[col - (uint64_t)e->rstart]);
     for (PetscInt k = 0; k < nk; k++) acc[k] += (__builtin_popcountll(col & z[k]) & 1) ? -term : term;
   }
   for (PetscInt k = 0; k < nk; k++) e->partial[fg->string[k0 + k]] += PetscRealPart(fg->weight[k0 + k] * acc[k]);
@@ -104,35 +105,69 @@ static PetscErrorCode AccumulateGroup(QepExpectation e, PetscInt g, const PetscS
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode QepExpectationCompute(QepExpectation e, Vec psi, PetscReal values[])
+/* One pass over every flip group with bra/ket arrays; remote ket amplitudes come in by scatter. */
+static PetscErrorCode AccumulateAll(QepExpectation e, Vec bra, Vec ket)
 {
-  const PetscScalar *a;
-  PetscInt           rstart, rend;
-  PetscReal          norm2 = 0;
+  const PetscScalar *b, *k;
 
   PetscFunctionBegin;
-  PetscCall(VecGetOwnershipRange(psi, &rstart, &rend));
-  PetscCheck(rstart == e->rstart && rend == e->rend, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "State layout differs from the one the expectation plan was made for");
-  PetscCall(PetscLogEventBegin(QEP_Expectation, 0, 0, 0, 0));
   for (PetscInt g = 0; g < e->groups.ngroups; g++)
     if (e->scatter[g]) {
-      PetscCall(VecScatterBegin(e->scatter[g], psi, e->remote[g], INSERT_VALUES, SCATTER_FORWARD));
-      PetscCall(VecScatterEnd(e->scatter[g], psi, e->remote[g], INSERT_VALUES, SCATTER_FORWARD));
+      PetscCall(VecScatterBegin(e->scatter[g], ket, e->remote[g], INSERT_VALUES, SCATTER_FORWARD));
+      PetscCall(VecScatterEnd(e->scatter[g], ket, e->remote[g], INSERT_VALUES, SCATTER_FORWARD));
     }
-  PetscCall(PetscArrayzero(e->partial, e->nstrings + 1));
-  PetscCall(VecGetArrayRead(psi, &a));
-  for (PetscInt i = 0; i < rend - rstart; i++) norm2 += PetscRealPart(PetscConj(a[i]) * a[i]);
-  e->partial[e->nstrings] = norm2;
+  PetscCall(VecGetArrayRead(bra, &b));
+  PetscCall(VecGetArrayRead(ket, &k));
   for (PetscInt g = 0; g < e->groups.ngroups; g++) {
     const PetscScalar *flipped = NULL;
     if (e->remote[g]) PetscCall(VecGetArrayRead(e->remote[g], &flipped));
-    PetscCall(AccumulateGroup(e, g, a, flipped));
+    PetscCall(AccumulateGroup(e, g, b, k, flipped));
     if (e->remote[g]) PetscCall(VecRestoreArrayRead(e->remote[g], &flipped));
   }
+  PetscCall(VecRestoreArrayRead(ket, &k));
+  PetscCall(VecRestoreArrayRead(bra, &b));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CheckLayout(QepExpectation e, Vec v)
+{
+  PetscInt rstart, rend;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetOwnershipRange(v, &rstart, &rend));
+  PetscCheck(rstart == e->rstart && rend == e->rend, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "State layout differs from the one the expectation plan was made for");
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepExpectationCompute(QepExpectation e, Vec psi, PetscReal values[])
+{
+  const PetscScalar *a;
+
+  PetscFunctionBegin;
+  PetscCall(CheckLayout(e, psi));
+  PetscCall(PetscLogEventBegin(QEP_Expectation, 0, 0, 0, 0));
+  PetscCall(PetscArrayzero(e->partial, e->nstrings + 1));
+  PetscCall(VecGetArrayRead(psi, &a));
+  for (PetscInt i = 0; i < e->rend - e->rstart; i++) e->partial[e->nstrings] += PetscRealPart(PetscConj(a[i]) * a[i]);
   PetscCall(VecRestoreArrayRead(psi, &a));
+  PetscCall(AccumulateAll(e, psi, psi));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, e->partial, (PetscMPIInt)(e->nstrings + 1), MPIU_REAL, MPIU_SUM, e->comm));
   PetscCheck(e->partial[e->nstrings] > 0, e->comm, PETSC_ERR_ARG_WRONG, "Expectation values of a zero state");
   for (PetscInt t = 0; t < e->nstrings; t++) values[t] = e->partial[t] / e->partial[e->nstrings];
+  PetscCall(PetscLogEventEnd(QEP_Expectation, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepExpectationComputeTransition(QepExpectation e, Vec phi, Vec psi, PetscReal values[])
+{
+  PetscFunctionBegin;
+  PetscCall(CheckLayout(e, phi));
+  PetscCall(CheckLayout(e, psi));
+  PetscCall(PetscLogEventBegin(QEP_Expectation, 0, 0, 0, 0));
+  PetscCall(PetscArrayzero(e->partial, e->nstrings + 1));
+  PetscCall(AccumulateAll(e, phi, psi));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, e->partial, (PetscMPIInt)e->nstrings, MPIU_REAL, MPIU_SUM, e->comm));
+  for (PetscInt t = 0; t < e->nstrings; t++) values[t] = e->partial[t];
   PetscCall(PetscLogEventEnd(QEP_Expectation, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }

@@ -16,6 +16,7 @@ struct _p_QepGroundSolver {
   Vec           init;  /* warm-start vector (owned copy) or NULL */
   Vec           state; /* last ground state */
   char         *prefix;
+  char         *hint; /* appended to the degeneracy error */
   PetscBool     compute_gap, valid;
   PetscReal     gap_tol;
   PetscInt64    seed;
@@ -50,6 +51,7 @@ PetscErrorCode QepGroundSolverDestroy(QepGroundSolver *solver)
   PetscCall(VecDestroy(&(*solver)->init));
   PetscCall(VecDestroy(&(*solver)->state));
   PetscCall(PetscFree((*solver)->prefix));
+  PetscCall(PetscFree((*solver)->hint));
   PetscCall(PetscFree(*solver));
   PetscFunctionReturn(0);
 }
@@ -92,6 +94,14 @@ PetscErrorCode QepGroundSolverSetGapTolerance(QepGroundSolver s, PetscReal tol)
   PetscFunctionBegin;
   PetscCheck(tol >= 0, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "Gap tolerance %g must be >= 0", (double)tol);
   s->gap_tol = tol;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSetDegeneracyHint(QepGroundSolver s, const char hint[])
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree(s->hint));
+  if (hint) PetscCall(PetscStrallocpy(hint, &s->hint));
   PetscFunctionReturn(0);
 }
 
@@ -190,6 +200,9 @@ PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
   PetscCheck(s->A, s->comm, PETSC_ERR_ORDER, "Call QepGroundSolverSetOperator before solving");
   s->valid = PETSC_FALSE;
   if (!s->state) PetscCall(MatCreateVecs(s->A, &s->state, NULL));
+  /* The operator's values may have changed in place since the last solve (another phase, another
+   * solver sharing it): hand it to the EPS again so its spectral transformation is refreshed. */
+  PetscCall(EPSSetOperators(s->eps, s->A, NULL));
   PetscCall(EPSSetDimensions(s->eps, nev, PETSC_DEFAULT, PETSC_DEFAULT));
   if (s->init) start = s->init;
   else {
@@ -218,9 +231,10 @@ PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
     s->stats.gap = PetscRealPart(e1) - PetscRealPart(e0);
     PetscCheck(s->stats.gap >= s->gap_tol * PetscMax(1.0, PetscAbsReal(s->stats.energy)), s->comm, PETSC_ERR_CONV_FAILED,
                "Degenerate ground state: E1 - E0 = %g is below the threshold %g (E0 = %.12g). The ground state is not unique, so its "
-               "expectation values and the QEP gradient are undefined. Break the symmetry (e.g. add a longitudinal field to a Z2-symmetric "
+               "expectation values and the QEP gradient are undefined. %sBreak the symmetry (e.g. add a longitudinal field to a Z2-symmetric "
                "Ising model) or lower -%sqep_gap_tol if the gap is real",
-               (double)s->stats.gap, (double)(s->gap_tol * PetscMax(1.0, PetscAbsReal(s->stats.energy))), (double)s->stats.energy, s->prefix ? s->prefix : "");
+               (double)s->stats.gap, (double)(s->gap_tol * PetscMax(1.0, PetscAbsReal(s->stats.energy))), (double)s->stats.energy, s->hint ? s->hint : "",
+               s->prefix ? s->prefix : "");
   }
   s->valid = PETSC_TRUE;
   PetscFunctionReturn(0);

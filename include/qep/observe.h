@@ -14,3 +14,5 @@ PETSC_EXTERN PetscErrorCode QepExpectationCreate(Vec layout, PetscInt nstrings, 
 PETSC_EXTERN PetscErrorCode QepExpectationDestroy(QepExpectation *);
 /* values[t] = <psi|P_t|psi> / <psi|psi>, identical on every rank. */
 PETSC_EXTERN PetscErrorCode QepExpectationCompute(QepExpectation, Vec psi, PetscReal values[]);
+/* values[t] = Re <phi|P_t|psi> (no normalisation): the transition elements of linear response. */
+PETSC_EXTERN PetscErrorCode QepExpectationComputeTransition(QepExpectation, Vec phi, Vec psi, PetscReal values[]);

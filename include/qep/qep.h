@@ -8,6 +8,7 @@
 #include <qep/solver.h>
 #include <qep/observe.h>
 #include <qep/io.h>
+#include <qep/gradient.h>
 
 #define QEP_VERSION_STRING "0.1.0"
 

@@ -28,6 +28,8 @@ PETSC_EXTERN PetscErrorCode QepGroundSolverSetTolerances(QepGroundSolver, PetscR
 /* Compute E1 too and fail when E1 - E0 < gap_tol * max(1, |E0|). */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetComputeGap(QepGroundSolver, PetscBool);
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetGapTolerance(QepGroundSolver, PetscReal);
+/* Extra sentence appended to the degenerate-ground-state error (e.g. the symmetry that causes it); copied. */
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetDegeneracyHint(QepGroundSolver, const char hint[]);
 /* Seed of the default (cold) initial vector. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetSeed(QepGroundSolver, PetscInt64);
 /* -[prefix]qep_gap, -[prefix]qep_gap_tol, -[prefix]qep_seed and the EPS options -[prefix]eps_* */

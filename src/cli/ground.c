@@ -185,8 +185,7 @@ PetscErrorCode QepCliGround(MPI_Comm comm)
   PetscCall(QepOperatorCreate(comm, &op));
   PetscCall(QepOperatorSetStrings(op, n, nstrings, strings));
   PetscCall(QepOperatorSetFromOptions(op));
-  PetscCall(QepOperatorSetUp(op));
-  PetscCall(QepOperatorSetCoefficients(op, coeffs));
+  PetscCall(QepOperatorSetCoefficients(op, coeffs)); /* sets the operator up with these values */
   PetscCall(QepOperatorGetMat(op, &H));
   PetscCall(PetscTime(&t1));
 

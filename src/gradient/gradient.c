@@ -1,0 +1,437 @@
+/* gradient.c — QepGradient: free and nudged ground states and the QEP estimators.
+ * One operator holds every string the Hamiltonian and the nudge can touch, so each phase is an in-place
+ * coefficient update (hcoef + β nudge) and a warm-started solve; each phase's term expectations come
+ * from one pass and one Allreduce, and the gradient from the term → parameter map. */
+#include "gradientimpl.h"
+
+const char *const QepEstimators[]     = {"onesided", "centered", "fourpoint", "QepEstimator", "QEP_ESTIMATOR_", NULL};
+const char *const QepLossTypes[]      = {"observable", "mse", "xent", "QepLossType", "QEP_LOSS_", NULL};
+const char *const QepReferenceTypes[] = {"none", "linear", "fd", "QepReferenceType", "QEP_REFERENCE_", NULL};
+
+#define QEP_DEFAULT_BETA         1e-2
+#define QEP_DEFAULT_FD_STEP      1e-4
+#define QEP_DEFAULT_WARM_CACHEMB 1024.0 /* memory for per-example warm-start states */
+#define QEP_MAX_STENCIL          4
+
+PetscErrorCode QepGradientCreate(QepModel model, QepGradient *grad)
+{
+  QepGradient g;
+
+  PetscFunctionBegin;
+  PetscCall(QepInitializePackage());
+  PetscCall(PetscNew(&g));
+  g->comm          = model->comm;
+  g->model         = model;
+  g->estimator     = QEP_ESTIMATOR_CENTERED;
+  g->loss          = QEP_LOSS_OBSERVABLE;
+  g->beta          = QEP_DEFAULT_BETA;
+  g->fd_step       = QEP_DEFAULT_FD_STEP;
+  g->warm_cache_mb = QEP_DEFAULT_WARM_CACHEMB;
+  g->optype        = QEP_OPERATOR_AIJ;
+  g->identity      = -1;
+  g->stats.gap     = -1;
+  *grad            = g;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode ClearCache(QepGradient g)
+{
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < g->ncache; i++) PetscCall(VecDestroy(&g->cache_vec[i]));
+  PetscCall(PetscFree2(g->cache_id, g->cache_vec));
+  g->ncache = g->acache = 0;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientDestroy(QepGradient *grad)
+{
+  QepGradient g = *grad;
+
+  PetscFunctionBegin;
+  if (!g) PetscFunctionReturn(0);
+  PetscCall(ClearCache(g));
+  if (g->setup) PetscCall(QepGradientFreeTermLists(g));
+  PetscCall(PetscFree5(g->strings, g->hcoef, g->nudge, g->coef, g->expect));
+  PetscCall(QepExpectationDestroy(&g->plan));
+  PetscCall(VecDestroy(&g->psi0));
+  PetscCall(QepGroundSolverDestroy(&g->free));
+  PetscCall(QepGroundSolverDestroy(&g->nudged));
+  PetscCall(QepOperatorDestroy(&g->op));
+  PetscCall(PetscFree(*grad));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientSetEstimator(QepGradient g, QepEstimator e)
+{
+  PetscFunctionBegin;
+  g->estimator = e;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientSetBeta(QepGradient g, PetscReal beta)
+{
+  PetscFunctionBegin;
+  PetscCheck(beta > 0 && PetscIsNormalReal(beta), g->comm, PETSC_ERR_ARG_OUTOFRANGE, "The nudge strength beta must be a positive number; got %g", (double)beta);
+  g->beta = beta;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientSetLoss(QepGradient g, QepLossType loss)
+{
+  PetscFunctionBegin;
+  PetscCheck(!g->setup || loss == g->loss, g->comm, PETSC_ERR_ORDER, "Set the loss before QepGradientSetUp");
+  g->loss = loss;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientSetFDStep(QepGradient g, PetscReal h)
+{
+  PetscFunctionBegin;
+  PetscCheck(h > 0 && PetscIsNormalReal(h), g->comm, PETSC_ERR_ARG_OUTOFRANGE, "The finite-difference step must be positive; got %g", (double)h);
+  g->fd_step = h;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientSetFromOptions(QepGradient g)
+{
+  PetscReal beta = g->beta, h = g->fd_step;
+
+  PetscFunctionBegin;
+  PetscOptionsBegin(g->comm, NULL, "QEP gradient options", "QepGradient");
+  PetscCall(PetscOptionsEnum("-qep_estimator", "QEP estimator of dL/dtheta", "QepGradientSetEstimator", QepEstimators, (PetscEnum)g->estimator, (PetscEnum *)&g->estimator, NULL));
+  PetscCall(PetscOptionsReal("-qep_beta", "Nudge strength beta (> 0)", "QepGradientSetBeta", beta, &beta, NULL));
+  PetscCall(PetscOptionsEnum("-qep_loss", "Loss: observable (cost observable C), mse or xent (error-signal nudge)", "QepGradientSetLoss", QepLossTypes, (PetscEnum)g->loss,
+                             (PetscEnum *)&g->loss, NULL));
+  PetscCall(PetscOptionsReal("-qep_fd_step", "Step of the finite-difference reference", "QepGradientSetFDStep", h, &h, NULL));
+  PetscCall(PetscOptionsReal("-qep_warm_cache_mb", "Memory (MiB, whole state) for per-example warm-start states", "QepGradientCompute", g->warm_cache_mb, &g->warm_cache_mb, NULL));
+  PetscCall(PetscOptionsEnum("-qep_operator", "Hamiltonian storage: aij or shell", "QepOperatorSetType", QepOperatorTypes, (PetscEnum)g->optype, (PetscEnum *)&g->optype, NULL));
+  PetscOptionsEnd();
+  PetscCall(QepGradientSetBeta(g, beta));
+  PetscCall(QepGradientSetFDStep(g, h));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientGetSettings(QepGradient g, QepEstimator *e, PetscReal *beta, QepLossType *loss)
+{
+  PetscFunctionBegin;
+  if (e) *e = g->estimator;
+  if (beta) *beta = g->beta;
+  if (loss) *loss = g->loss;
+  PetscFunctionReturn(0);
+}
+
+/* Default eigensolver tolerance: the estimator divides expectation differences by β, and an
+ * expectation value errs by about the relative residual, so the residual must be ≪ β. */
+static PetscReal DefaultTolerance(PetscReal beta) { return PetscMin(1e-10, 1e-8 * beta); }
+
+static PetscErrorCode CreateSolver(QepGradient g, const char prefix[], PetscBool gap, QepGroundSolver *s)
+{
+  Mat A;
+
+  PetscFunctionBegin;
+  PetscCall(QepOperatorGetMat(g->op, &A));
+  PetscCall(QepGroundSolverCreate(g->comm, s));
+  PetscCall(QepGroundSolverSetOptionsPrefix(*s, prefix));
+  PetscCall(QepGroundSolverSetOperator(*s, A));
+  PetscCall(QepGroundSolverSetComputeGap(*s, gap));
+  PetscCall(QepGroundSolverSetTolerances(*s, DefaultTolerance(g->beta), PETSC_DEFAULT));
+  PetscCall(QepGroundSolverSetFromOptions(*s));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientSetUp(QepGradient g)
+{
+  QepPauliSum     all;
+  const QepPauli *ms;
+  PetscInt        n;
+
+  PetscFunctionBegin;
+  if (g->setup) PetscFunctionReturn(0);
+  PetscCall(QepModelGetNumQubits(g->model, &n));
+  PetscCall(QepModelGetStrings(g->model, &g->nh, &ms));
+  PetscCall(QepModelGetNumParameters(g->model, &g->nparams));
+  PetscCall(QepPauliSumInit(&all));
+  for (PetscInt t = 0; t < g->nh; t++) PetscCall(QepPauliSumAdd(&all, ms[t], 0)); /* distinct: indices kept */
+  PetscCall(QepGradientCollectStrings(g, &all));
+  g->nstrings = all.n;
+  PetscCall(PetscMalloc5(all.n, &g->strings, all.n, &g->hcoef, all.n, &g->nudge, all.n, &g->coef, all.n, &g->expect));
+  PetscCall(PetscArraycpy(g->strings, all.strings, all.n));
+  PetscCall(PetscArrayzero(g->hcoef, all.n));
+  PetscCall(QepPauliSumFree(&all));
+
+  PetscCall(QepOperatorCreate(g->comm, &g->op));
+  PetscCall(QepOperatorSetType(g->op, g->optype));
+  PetscCall(QepOperatorSetStrings(g->op, n, g->nstrings, g->strings));
+  PetscCall(QepOperatorSetCoefficients(g->op, g->hcoef));
+  PetscCall(CreateSolver(g, "free_", PETSC_TRUE, &g->free));
+  PetscCall(CreateSolver(g, "nudged_", PETSC_FALSE, &g->nudged));
+  PetscCall(QepOperatorCreateVec(g->op, &g->psi0));
+  PetscCall(QepExpectationCreate(g->psi0, g->nstrings, g->strings, &g->plan));
+  g->setup = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientParameterSums(QepGradient g, const PetscReal values[], PetscReal out[])
+{
+  PetscInt           nc;
+  const QepCoupling *c;
+
+  PetscFunctionBegin;
+  PetscCall(QepModelGetCouplings(g->model, &nc, &c));
+  PetscCall(PetscArrayzero(out, g->nparams));
+  for (PetscInt i = 0; i < nc; i++)
+    if (c[i].kind == QEP_VAR_PARAM) out[c[i].index] += c[i].factor * values[c[i].string];
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientSetInputs(QepGradient g, const PetscReal x[])
+{
+  PetscInt ninputs;
+
+  PetscFunctionBegin;
+  PetscCall(QepModelGetNumInputs(g->model, &ninputs));
+  PetscCheck(!ninputs || x, g->comm, PETSC_ERR_USER_INPUT, "The model has %" PetscInt_FMT " input features but no inputs were given", ninputs);
+  for (PetscInt i = 0; i < ninputs; i++) PetscCheck(!PetscIsInfOrNanReal(x[i]), g->comm, PETSC_ERR_USER_INPUT, "Input feature x%" PetscInt_FMT " is not a finite number", i);
+  PetscCall(QepModelComputeCoefficients(g->model, NULL, x, g->hcoef));
+  PetscFunctionReturn(0);
+}
+
+/* A sentence naming a parity symmetry H has at these coefficients, for the degeneracy error. */
+static PetscErrorCode SymmetryHint(QepGradient g, char hint[], size_t len)
+{
+  PetscBool flipx = PETSC_TRUE, flipz = PETSC_TRUE;
+
+  PetscFunctionBegin;
+  for (PetscInt t = 0; t < g->nh; t++) {
+    if (g->hcoef[t] == 0) continue;
+    if (__builtin_popcountll(g->strings[t].z) % 2) flipx = PETSC_FALSE; /* anticommutes with Π X */
+    if (__builtin_popcountll(g->strings[t].x) % 2) flipz = PETSC_FALSE; /* anticommutes with Π Z */
+  }
+  hint[0] = 0;
+  if (flipx)
+    snprintf(hint, len, "H commutes with the global spin flip ΠX (every term has an even number of Z/Y factors), e.g. a Z2-symmetric Ising model "
+                        "without longitudinal field; in its ordered phase the two symmetry sectors hold (nearly) degenerate ground states. ");
+  else if (flipz)
+    snprintf(hint, len, "H commutes with the parity ΠZ (every term has an even number of X/Y factors), whose sectors can hold degenerate ground states. ");
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode AccountSolve(QepGradient g, QepGroundSolver s, PetscBool free)
+{
+  QepSolveStats st;
+
+  PetscFunctionBegin;
+  PetscCall(QepGroundSolverGetStats(s, &st));
+  if (free) {
+    g->stats.free_solves++;
+    g->stats.free_matvecs += st.matvecs;
+    g->stats.time_free += st.time;
+    g->stats.gap    = st.gap;
+    g->stats.energy = st.energy;
+  } else {
+    g->stats.nudged_solves++;
+    g->stats.nudged_matvecs += st.matvecs;
+    g->stats.time_nudged += st.time;
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm)
+{
+  char hint[512];
+  Vec  psi;
+
+  PetscFunctionBegin;
+  PetscCall(SymmetryHint(g, hint, sizeof(hint)));
+  PetscCall(QepGroundSolverSetDegeneracyHint(g->free, hint));
+  PetscCall(QepOperatorSetCoefficients(g->op, g->hcoef));
+  PetscCall(QepGroundSolverSetInitialVector(g->free, warm));
+  g->free_valid = PETSC_FALSE;
+  PetscCall(QepGroundSolverSolve(g->free));
+  PetscCall(AccountSolve(g, g->free, PETSC_TRUE));
+  PetscCall(QepGroundSolverGetState(g->free, &psi));
+  PetscCall(VecCopy(psi, g->psi0));
+  PetscCall(QepExpectationCompute(g->plan, g->psi0, g->expect));
+  for (PetscInt o = 0; o < g->noutputs; o++) {
+    g->outval[o] = 0;
+    for (PetscInt i = 0; i < g->outputs[o].n; i++) g->outval[o] += g->outputs[o].coef[i] * g->expect[g->outputs[o].string[i]];
+  }
+  g->energy0    = g->stats.energy;
+  g->free_valid = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CacheLookup(QepGradient g, PetscInt example, Vec *v)
+{
+  PetscFunctionBegin;
+  *v = NULL;
+  for (PetscInt i = 0; i < g->ncache && example >= 0; i++)
+    if (g->cache_id[i] == example) *v = g->cache_vec[i];
+  PetscFunctionReturn(0);
+}
+
+/* Keeps the example's free state for the next time, within the memory budget. */
+static PetscErrorCode CacheStore(QepGradient g, PetscInt example)
+{
+  Vec      v;
+  PetscInt N;
+
+  PetscFunctionBegin;
+  if (example < 0) PetscFunctionReturn(0);
+  PetscCall(CacheLookup(g, example, &v));
+  if (v) {
+    PetscCall(VecCopy(g->psi0, v));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(VecGetSize(g->psi0, &N));
+  if ((g->ncache + 1) * (PetscReal)N * sizeof(PetscScalar) > g->warm_cache_mb * 1048576.0) PetscFunctionReturn(0);
+  if (g->ncache == g->acache) {
+    g->acache = g->acache ? 2 * g->acache : 16;
+    PetscCall(PetscRealloc(sizeof(PetscInt) * (size_t)g->acache, &g->cache_id));
+    PetscCall(PetscRealloc(sizeof(Vec) * (size_t)g->acache, &g->cache_vec));
+  }
+  PetscCall(VecDuplicate(g->psi0, &g->cache_vec[g->ncache]));
+  PetscCall(VecCopy(g->psi0, g->cache_vec[g->ncache]));
+  g->cache_id[g->ncache++] = example;
+  PetscFunctionReturn(0);
+}
+
+/* QEP assumes the nudge is a small perturbation: β‖C'‖ (identity part excluded: it moves no state)
+ * must stay below the gap, or the nudged ground state may come from another level and the
+ * estimate is meaningless. A quasi-degenerate ground state fails here with the symmetry hint. */
+static PetscErrorCode CheckNudgeAgainstGap(QepGradient g)
+{
+  PetscReal norm = 0, bmax = (g->estimator == QEP_ESTIMATOR_FOURPOINT ? 2 : 1) * g->beta;
+  char      hint[512];
+
+  PetscFunctionBegin;
+  if (g->stats.gap < 0) PetscFunctionReturn(0); /* gap not computed (-free_qep_gap false) */
+  for (PetscInt t = 0; t < g->nstrings; t++)
+    if (t != g->identity) norm += PetscAbsReal(g->nudge[t]);
+  if (bmax * norm <= g->stats.gap) PetscFunctionReturn(0);
+  PetscCall(SymmetryHint(g, hint, sizeof(hint)));
+  SETERRQ(g->comm, PETSC_ERR_CONV_FAILED,
+          "The ground state is (nearly) degenerate for this nudge: gap E1 - E0 = %.3e is below the largest nudge beta*||C'|| = %.3e (beta = %g), so the "
+          "nudged ground state is not a small perturbation of the free one and the QEP gradient is undefined. %sLower -qep_beta, or break the symmetry "
+          "(e.g. a longitudinal field)",
+          (double)g->stats.gap, (double)(bmax * norm), (double)bmax, hint);
+}
+
+/* Free solve of one example (warm from its cached state) followed by the nudge and the loss. */
+static PetscErrorCode FreePhase(QepGradient g, PetscInt example, const PetscReal x[], const PetscReal y[], PetscReal *loss)
+{
+  Vec warm;
+
+  PetscFunctionBegin;
+  PetscCall(QepGradientSetUp(g));
+  PetscCall(QepGradientCheckTargets(g, y));
+  PetscCall(QepGradientSetInputs(g, x));
+  PetscCall(CacheLookup(g, example, &warm));
+  PetscCall(QepGradientFreeSolve(g, warm));
+  PetscCall(CacheStore(g, example));
+  PetscCall(QepGradientBuildNudge(g, y, loss));
+  PetscCall(CheckNudgeAgainstGap(g));
+  PetscFunctionReturn(0);
+}
+
+/* g(β) for one nudge strength: coefficients hcoef + β nudge, warm start from the free state. */
+static PetscErrorCode NudgedPhase(QepGradient g, PetscReal beta, PetscReal gbeta[])
+{
+  Vec psi;
+
+  PetscFunctionBegin;
+  for (PetscInt t = 0; t < g->nstrings; t++) g->coef[t] = g->hcoef[t] + beta * g->nudge[t];
+  PetscCall(QepOperatorSetCoefficients(g->op, g->coef));
+  PetscCall(QepGroundSolverSetInitialVector(g->nudged, g->psi0));
+  PetscCall(QepGroundSolverSolve(g->nudged));
+  PetscCall(AccountSolve(g, g->nudged, PETSC_FALSE));
+  PetscCall(QepGroundSolverGetState(g->nudged, &psi));
+  PetscCall(QepExpectationCompute(g->plan, psi, g->expect));
+  PetscCall(QepGradientParameterSums(g, g->expect, gbeta));
+  PetscFunctionReturn(0);
+}
+
+/* Finite-difference stencil in β: dL/dθ ≈ w0 g(0) + Σ_j w_j g(β_j). */
+static void Stencil(QepEstimator e, PetscReal beta, PetscInt *m, PetscReal b[], PetscReal w[], PetscReal *w0)
+{
+  switch (e) {
+  case QEP_ESTIMATOR_ONESIDED:
+    *m = 1, b[0] = beta, w[0] = 1 / beta, *w0 = -1 / beta;
+    break;
+  case QEP_ESTIMATOR_CENTERED:
+    *m = 2, b[0] = beta, b[1] = -beta, w[0] = 0.5 / beta, w[1] = -0.5 / beta, *w0 = 0;
+    break;
+  case QEP_ESTIMATOR_FOURPOINT:
+    *m   = 4;
+    b[0] = 2 * beta, b[1] = beta, b[2] = -beta, b[3] = -2 * beta;
+    w[0] = -1 / (12 * beta), w[1] = 8 / (12 * beta), w[2] = -8 / (12 * beta), w[3] = 1 / (12 * beta);
+    *w0  = 0;
+    break;
+  }
+}
+
+PetscErrorCode QepGradientCompute(QepGradient g, PetscInt example, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal grad[])
+{
+  PetscInt   m  = 0;
+  PetscReal  b[QEP_MAX_STENCIL], w[QEP_MAX_STENCIL], w0 = 0, L, *gb;
+
+  PetscFunctionBegin;
+  PetscCall(FreePhase(g, example, x, y, &L));
+  PetscCall(PetscMalloc1(g->nparams, &gb));
+  Stencil(g->estimator, g->beta, &m, b, w, &w0);
+  PetscCall(QepGradientParameterSums(g, g->expect, gb)); /* g(0) from the free phase */
+  for (PetscInt k = 0; k < g->nparams; k++) grad[k] = w0 * gb[k];
+  for (PetscInt j = 0; j < m; j++) {
+    PetscCall(NudgedPhase(g, b[j], gb));
+    for (PetscInt k = 0; k < g->nparams; k++) grad[k] += w[j] * gb[k];
+  }
+  PetscCall(QepOperatorSetCoefficients(g->op, g->hcoef)); /* leave the operator at the free Hamiltonian */
+  PetscCall(PetscFree(gb));
+  if (loss) *loss = L;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientComputeLoss(QepGradient g, PetscInt example, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal out[])
+{
+  PetscReal L;
+
+  PetscFunctionBegin;
+  PetscCall(FreePhase(g, example, x, y, &L));
+  if (loss) *loss = L;
+  if (out && g->noutputs) PetscCall(PetscArraycpy(out, g->outval, g->noutputs));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientComputeReference(QepGradient g, QepReferenceType type, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal grad[])
+{
+  PetscFunctionBegin;
+  PetscCall(QepGradientSetUp(g));
+  PetscCall(QepGradientCheckTargets(g, y));
+  if (type == QEP_REFERENCE_LINEAR) PetscCall(QepGradientLinearResponse(g, x, y, loss, grad));
+  else if (type == QEP_REFERENCE_FD) PetscCall(QepGradientFiniteDifferences(g, x, y, loss, grad));
+  else SETERRQ(g->comm, PETSC_ERR_ARG_WRONG, "Unknown reference type %d; use linear or fd", (int)type);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientGetOutputs(QepGradient g, PetscReal out[])
+{
+  PetscFunctionBegin;
+  PetscCheck(g->free_valid, g->comm, PETSC_ERR_ORDER, "No free state yet: compute a gradient or a loss first");
+  if (g->noutputs) PetscCall(PetscArraycpy(out, g->outval, g->noutputs));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientGetStats(QepGradient g, QepGradientStats *stats)
+{
+  PetscFunctionBegin;
+  *stats = g->stats;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientResetStats(QepGradient g)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscMemzero(&g->stats, sizeof(g->stats)));
+  g->stats.gap = -1;
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,65 @@
+/* gradientimpl.h — private layout of QepGradient, shared by gradient.c (estimators), loss.c (nudge
+ * observables and loss values) and reference.c (linear response, finite differences).
+ * Invariants: strings[0..nh) are the model's strings in the model's order, followed by the extra
+ * strings the nudge needs (outputs, their squares, the identity); every array indexed by string
+ * has nstrings entries. psi0 holds the last free ground state while free_valid is true. */
+#pragma once
+#include "qepimpl.h"
+
+typedef struct {
+  PetscInt  n;
+  PetscInt *string; /* operator string index of each term */
+  PetscReal *coef;
+} QepTermList;
+
+struct _p_QepGradient {
+  MPI_Comm        comm;
+  QepModel        model;
+  QepEstimator    estimator;
+  QepLossType     loss;
+  PetscReal       beta, fd_step, warm_cache_mb;
+  QepOperatorType optype;
+  PetscBool       setup;
+
+  PetscInt   nh, nstrings, identity; /* identity: index of the identity string or -1 */
+  QepPauli  *strings;
+  PetscReal *hcoef;  /* H(θ, x) coefficients (zero beyond nh) */
+  PetscReal *nudge;  /* nudge observable C' */
+  PetscReal *coef;   /* scratch: hcoef + β nudge */
+  PetscReal *expect; /* ⟨P_t⟩ of the last phase */
+
+  PetscInt     nparams, noutputs;
+  QepTermList *outputs; /* O_o */
+  QepTermList *squares; /* O_o² (observable loss only) */
+  PetscReal   *outval;  /* ⟨O_o⟩ of the last free solve */
+
+  QepOperator     op;
+  QepGroundSolver free, nudged;
+  QepExpectation  plan;
+  Vec             psi0;
+  PetscBool       free_valid;
+  PetscReal       energy0;
+
+  PetscInt  ncache, acache; /* warm-start states per example */
+  PetscInt *cache_id;
+  Vec      *cache_vec;
+
+  QepGradientStats stats;
+};
+
+/* g_k = Σ_(t,k,f) f values[t] over the model's parameter couplings. */
+PETSC_INTERN PetscErrorCode QepGradientParameterSums(QepGradient, const PetscReal values[], PetscReal g[]);
+/* Free solve at the current hcoef (warm from `warm` when given), fills psi0, expect, outval. */
+PETSC_INTERN PetscErrorCode QepGradientFreeSolve(QepGradient, Vec warm);
+/* Sets hcoef from the model's parameters and x. */
+PETSC_INTERN PetscErrorCode QepGradientSetInputs(QepGradient, const PetscReal x[]);
+/* loss.c: nudge coefficients (from targets and, for error-signal losses, the free ⟨O_o⟩) and the loss value. */
+PETSC_INTERN PetscErrorCode QepGradientBuildNudge(QepGradient, const PetscReal y[], PetscReal *loss);
+PETSC_INTERN PetscErrorCode QepGradientLossValue(QepGradient, const PetscReal y[], PetscReal *loss);
+PETSC_INTERN PetscErrorCode QepGradientCheckTargets(QepGradient, const PetscReal y[]);
+/* loss.c: the extra strings of the nudge (outputs, squares, identity), added to `all`. */
+PETSC_INTERN PetscErrorCode QepGradientCollectStrings(QepGradient, QepPauliSum *all);
+PETSC_INTERN PetscErrorCode QepGradientFreeTermLists(QepGradient);
+/* reference.c */
+PETSC_INTERN PetscErrorCode QepGradientLinearResponse(QepGradient, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal grad[]);
+PETSC_INTERN PetscErrorCode QepGradientFiniteDifferences(QepGradient, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal grad[]);
