@@ -9,6 +9,7 @@
 #include <qep/observe.h>
 #include <qep/io.h>
 #include <qep/gradient.h>
+#include <qep/train.h>
 
 #define QEP_VERSION_STRING "0.1.0"
 
