@@ -23,7 +23,7 @@ PETSC_EXTERN PetscErrorCode QepDatasetDestroy(QepDataset *);
  * NaN/inf, no data rows. */
 PETSC_EXTERN PetscErrorCode QepDatasetLoad(QepDataset, const char path[], QepModel model);
 /* Built-in demo tasks for a model (see README "Demo tasks"): "parity" (2-bit parity of inputs ±1
- * with Gaussian jitter `noise`), "phase" (transverse field Γ of a TFIM chain uniform in [gmin,gmax];
+ * with Gaussian jitter `noise`; unused by phase), "phase" (transverse field Γ of a TFIM chain uniform in [0.2, 1.8);
  * target 1 for the ordered phase Γ < 1, else 0). n examples from seed. */
 PETSC_EXTERN PetscErrorCode QepDatasetGenerate(QepDataset, const char task[], QepModel model, PetscInt n, PetscInt64 seed, PetscReal noise);
 /* Sets the data directly (copied). x: n x ninputs row-major, y: n x noutputs row-major. */

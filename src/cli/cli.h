@@ -4,6 +4,7 @@
 
 PetscErrorCode QepCliGround(MPI_Comm comm);
 PetscErrorCode QepCliGradient(MPI_Comm comm);
+PetscErrorCode QepCliTrain(MPI_Comm comm);
 /* Parses a comma-separated list of reals from option `name` into a PetscMalloc'ed array (NULL, 0 if absent). */
 PetscErrorCode QepCliGetRealList(const char name[], const char help[], PetscReal **values, PetscInt *n);
 /* Writes the fields every JSON summary shares: command, versions, ranks, scalar type, all options. */

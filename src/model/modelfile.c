@@ -113,7 +113,7 @@ PetscErrorCode QepReadTextFile(MPI_Comm comm, const char path[], char **text)
   PetscCallMPI(MPI_Bcast(status, 4, MPI_LONG_LONG, 0, comm));
   PetscCheck(status[0] != READ_OPEN, comm, PETSC_ERR_FILE_OPEN, "Cannot open '%s' for reading: %s", path, strerror((int)status[1]));
   PetscCheck(status[0] != READ_IO, comm, PETSC_ERR_FILE_READ, "Reading '%s' failed: %s", path, strerror((int)status[1]));
-  PetscCheck(status[0] != READ_TOO_BIG, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' is %d MiB or larger; a text file this large is not a model file", path,
+  PetscCheck(status[0] != READ_TOO_BIG, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' is %d MiB or larger; too large for a text input (model or CSV file)", path,
              (int)(QEP_TEXT_MAX >> 20));
   PetscCheck(status[0] != READ_NUL, comm, PETSC_ERR_FILE_UNEXPECTED, "'%s' contains a NUL byte at offset %lld (binary file?); expected a plain-text file", path,
              status[2]);
