@@ -21,7 +21,7 @@ struct _p_QepTrainer {
   QepDataset   train, test;
   PetscInt     nparams, noutputs, ntrain, ntest;
 
-  PetscInt   steps, epochs, batch, eval_every, checkpoint_every, data_size;
+  PetscInt   steps, epochs, batch, eval_every, checkpoint_every, data_size, abort_at;
   PetscInt64 seed;
   PetscReal  test_fraction, noise;
   PetscBool  monitor, has_checkpoint, has_restart, has_json;
@@ -107,6 +107,7 @@ static PetscErrorCode ReadOptions(QepTrainer t)
   PetscCall(PetscOptionsString("-qep_checkpoint", "Checkpoint file (written atomically)", NULL, t->checkpoint, t->checkpoint, sizeof(t->checkpoint), &t->has_checkpoint));
   PetscCall(PetscOptionsInt("-qep_checkpoint_every", "Write the checkpoint every K steps (and at the end)", NULL, t->checkpoint_every, &t->checkpoint_every, NULL));
   PetscCall(PetscOptionsString("-qep_restart", "Resume from this checkpoint", NULL, t->restart, t->restart, sizeof(t->restart), &t->has_restart));
+  PetscCall(PetscOptionsInt("-qep_train_abort_at", "Testing: abort the job right after step K, as if it were killed", NULL, t->abort_at, &t->abort_at, NULL));
   PetscCall(PetscOptionsInt("-qep_groups", "Data-parallel groups (the world's ranks split in G equal blocks)", NULL, t->ngroups, &t->ngroups, NULL));
   PetscCall(PetscOptionsString("-qep_json", "JSON summary at the end", "QepTrainerWriteJSON", t->json, t->json, sizeof(t->json), &t->has_json));
   PetscOptionsEnd();
@@ -296,13 +297,15 @@ static PetscBool Correct(QepTrainer t, const PetscReal out[], const PetscReal y[
   return ao == ay ? PETSC_TRUE : PETSC_FALSE;
 }
 
-/* Mean test loss and accuracy, examples shared among groups like a batch. */
+/* Mean test loss and accuracy, examples shared among groups like a batch; per-example (loss,
+ * correct) rows are assembled exactly and summed in example order, so the result does not depend on G. */
 static PetscErrorCode Evaluate(QepTrainer t)
 {
-  PetscReal  sums[2] = {0, 0}, *out;
+  PetscReal *rows, *out, loss = 0, correct = 0;
 
   PetscFunctionBegin;
   if (!t->ntest) PetscFunctionReturn(0);
+  PetscCall(PetscCalloc1(2 * t->ntest, &rows));
   PetscCall(PetscMalloc1(t->noutputs + 1, &out));
   for (PetscInt j = t->mygroup; j < t->ntest; j += t->ngroups) {
     const PetscReal *x, *y;
@@ -310,14 +313,19 @@ static PetscErrorCode Evaluate(QepTrainer t)
     PetscCall(QepDatasetGetExample(t->test, j, &x, &y));
     PetscCall(QepGradientComputeLoss(t->grad, t->ntrain + j, x, y, &L, out));
     if (t->grank == 0) {
-      sums[0] += L;
-      sums[1] += Correct(t, out, y) ? 1 : 0;
+      rows[2 * j]     = L;
+      rows[2 * j + 1] = Correct(t, out, y) ? 1 : 0;
     }
   }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, rows, (PetscMPIInt)(2 * t->ntest), MPIU_REAL, MPIU_SUM, t->world));
+  for (PetscInt j = 0; j < t->ntest; j++) {
+    loss += rows[2 * j];
+    correct += rows[2 * j + 1];
+  }
+  t->result.test_loss     = loss / t->ntest;
+  t->result.test_accuracy = t->classification ? correct / t->ntest : -1;
   PetscCall(PetscFree(out));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPIU_REAL, MPIU_SUM, t->world));
-  t->result.test_loss     = sums[0] / t->ntest;
-  t->result.test_accuracy = t->classification ? sums[1] / t->ntest : -1;
+  PetscCall(PetscFree(rows));
   PetscFunctionReturn(0);
 }
 
@@ -513,7 +521,7 @@ PetscErrorCode QepTrainerRun(QepTrainer t)
   PetscCall(PetscTime(&t->t0));
   while (t->step < t->steps) {
     const PetscInt epoch = t->step / spe, pos = t->step % spe, b = PetscMin(t->batch, t->ntrain - pos * t->batch);
-    PetscReal      loss, penalty = 0, lr, norm = 0;
+    PetscReal      loss = 0, penalty = 0, lr, norm = 0;
     PetscLogDouble now;
 
     PetscCall(ShuffleEpoch(t, epoch));
@@ -539,6 +547,10 @@ PetscErrorCode QepTrainerRun(QepTrainer t)
     }
     if (t->step % t->eval_every == 0 || t->step == t->steps) PetscCall(Monitor(t, lr));
     if (t->step % t->checkpoint_every == 0 || t->step == t->steps) PetscCall(WriteCheckpoint(t));
+    if (t->abort_at > 0 && t->step == t->abort_at) {
+      PetscCall(PetscPrintf(t->world, "[qep] simulated crash after step %" PetscInt_FMT " (-qep_train_abort_at)\n", t->step));
+      PetscCallMPI(MPI_Abort(t->world, 3));
+    }
   }
   if (log) fclose(log);
   PetscCall(PetscTime(&t->result.time));
