@@ -6,8 +6,11 @@
  * owned row of H v, H^T v, H^H v and diag(H) is compared with a plain loop over all strings of
  *     (H v)[r] = sum_t c_t i^ny_t (-1)^popcount((r ^ x_t) & z_t) v[r ^ x_t]
  * on the gathered vector (relative 1e-12). Each sum is checked under several internal kernel,
- * tiling and diagonal configurations, before and after an in-place coefficient change; an n = 18
- * TFIM-like sum checks the tiling with tiles much smaller than the local vector.
+ * tiling, diagonal and coefficient-table configurations (-qep_shell_table_bits 1 and 2 split flip
+ * groups with several high z patterns), before and after an in-place coefficient change; an
+ * n = 18 TFIM-like sum checks the tiling with tiles much smaller than the local vector, including
+ * flips that need passes of their own, so that at 2 and 4 ranks tiles are swapped with partners in
+ * passes that mix own and partner groups and in passes with partner groups only.
  * With a rank count that is not a power of two the set-up must fail (tests/shell.cmake). */
 #include <qep/qep.h>
 #include <slepcsys.h>
@@ -27,9 +30,12 @@ static const char *const kConfigs[] = {
   "-qep_shell_tile_bits 6 -qep_shell_chunk_bits 3 -qep_shell_diagonal table -qep_shell_split_bits 3",
   "-qep_shell_kernel scalar -qep_shell_diagonal table -qep_shell_split_bits 4",
   "-qep_shell_diagonal stored -qep_shell_split_bits 5",
+  "-qep_shell_table_bits 1 -qep_shell_tile_bits 6 -qep_shell_chunk_bits 6",
+  "-qep_shell_table_bits 2 -qep_shell_tile_bits 7 -qep_shell_chunk_bits 6 -qep_shell_prefetch 0",
 };
 
-static const char *const kShellOptions[] = {"-qep_shell_kernel", "-qep_shell_tile_bits", "-qep_shell_chunk_bits", "-qep_shell_diagonal", "-qep_shell_split_bits"};
+static const char *const kShellOptions[] = {"-qep_shell_kernel",     "-qep_shell_tile_bits",   "-qep_shell_chunk_bits", "-qep_shell_diagonal",
+                                            "-qep_shell_split_bits", "-qep_shell_table_bits", "-qep_shell_prefetch"};
 
 static PetscBool Allowed(QepPauli p) { return QepIsComplexBuild() || QepPauliIsReal(p); }
 
@@ -267,7 +273,7 @@ static PetscErrorCode TilingStrings(PetscInt n, PetscInt *ns, QepPauli **s)
   char buf[64];
 
   PetscFunctionBegin;
-  PetscCall(PetscMalloc1(3 * n + 8, s));
+  PetscCall(PetscMalloc1(3 * n + 16, s));
   *ns = 0;
   for (PetscInt q = 0; q < n; q++) {
     PetscCall(PetscSNPrintf(buf, sizeof(buf), "X%d", (int)q));
@@ -285,6 +291,17 @@ static PetscErrorCode TilingStrings(PetscInt n, PetscInt *ns, QepPauli **s)
   PetscCall(AddString(buf, n, ns, *s));
   PetscCall(PetscSNPrintf(buf, sizeof(buf), "X5 X6 X7 X%d Z9", (int)n - 1));
   PetscCall(AddString(buf, n, ns, *s));
+  /* flips whose outer bits no pass of the single flips holds: they widen the last pass or open one
+   * of their own (at 2 and 4 ranks a pass with only a partner's tiles) */
+  PetscCall(PetscSNPrintf(buf, sizeof(buf), "X9 X13 X%d", (int)n - 1));
+  PetscCall(AddString(buf, n, ns, *s));
+  PetscCall(PetscSNPrintf(buf, sizeof(buf), "X10 X14 X%d Z3 Z12", (int)n - 1));
+  PetscCall(AddString(buf, n, ns, *s));
+  /* one flip mask with five high z patterns: more than a coefficient table holds */
+  for (int k = 0; k < 5; k++) {
+    PetscCall(PetscSNPrintf(buf, sizeof(buf), "X4 X11 Z%d Z%d", 6 + k, 12 + k));
+    PetscCall(AddString(buf, n, ns, *s));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -308,6 +325,7 @@ int main(int argc, char **argv)
     PetscCall(TilingStrings(ntiling, &ns, &s));
     PetscCall(CheckSum(ntiling, ns, s, 5, "-qep_shell_tile_bits 8 -qep_shell_chunk_bits 4", PETSC_FALSE));
     PetscCall(CheckSum(ntiling, ns, s, 6, "", PETSC_FALSE));
+    PetscCall(CheckSum(ntiling, ns, s, 7, "-qep_shell_tile_bits 10 -qep_shell_chunk_bits 7 -qep_shell_table_bits 2", PETSC_FALSE));
     PetscCall(PetscFree(s));
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "test_shell: all checks passed on %d rank(s)\n", size));

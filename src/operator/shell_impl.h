@@ -3,24 +3,35 @@
  *
  * Indices: a rank owns nlocal = n - log2(P) low bits; global row r = rank << nlocal | l. With
  * w_t = c_t (-i)^ny_t the operator is (Hv)[r] = sum_t w_t (-1)^popcount(r & z_t) v[r ^ x_t], so a
- * flip group (all strings with one x) contributes f_x(r) v[r ^ x] with f_x(r) = sum over its distinct
+ * flip group (strings with one x) contributes f_x(r) v[r ^ x] with f_x(r) = sum over its distinct
  * local z patterns p of a_p (-1)^popcount(l & z_p), a_p collecting the strings' w_t and the (fixed)
- * sign of their rank bits.
+ * sign of their rank bits. A group whose rank part of x is nonzero reads the partner rank's vector.
  *
  * Invariants:
- *   - groups[] is ordered by source, then pass, then (patterned, x & 7); every group of a pass has
- *     its local flip mask inside the pass's tile bits, so a tile is closed under the pass's flips;
- *   - source 0 is the local one and its pass 0 covers the contiguous bits [0, tile bits): that pass
- *     runs first and writes y = D v + ..., every other pass accumulates into y;
- *   - coef[] and the diagonal tables always describe op->coeffs of the last SetCoefficients. */
+ *   - every group holds at most SHELL_MAX_TABLE_BITS patterns with z above the lane bits (a flip
+ *     mask with more is split into several groups with the same x), so its coefficient for every
+ *     block of 8 rows is one of 2^nhigh precomputed lane vectors (ftab);
+ *   - groups[] is ordered by pass, then layer (source), then segment key (table, block permutation,
+ *     x & 7); every group
+ *     of a pass has its local flip mask inside the pass's tile bits, so a tile is closed under all
+ *     of the pass's flips, local and remote alike: the partner's copy of the same tile is all a
+ *     remote group needs;
+ *   - pass 0 covers the contiguous bits [0, tile bits) and writes y = D v + ...; later passes add;
+ *   - the plan is identical on every rank (it depends on the strings and the layout only), so
+ *     partners visit the same tiles in the same order and exchange them tile by tile;
+ *   - coef[], ftab[] and the diagonal tables describe op->coeffs of the last SetCoefficients
+ *     (ftab also holds the diagonal's straddling patterns as one table when there are at most
+ *     SHELL_MAX_TABLE_BITS of them). */
 #pragma once
 #include "operatorimpl.h"
 
-#define SHELL_LANE_BITS 3                     /* a block of 8 consecutive rows is one SIMD step */
-#define SHELL_LANES     (1 << SHELL_LANE_BITS)
-#define SHELL_UNROLL    8                      /* blocks in flight per step of the vector kernel */
-#define SHELL_STEP_BITS (SHELL_LANE_BITS + 3)  /* log2(SHELL_LANES * SHELL_UNROLL): a chunk holds whole steps */
-#define SHELL_STEP      (1 << SHELL_STEP_BITS)
+#define SHELL_LANE_BITS      3                     /* a block of 8 consecutive rows is one SIMD step */
+#define SHELL_LANES          (1 << SHELL_LANE_BITS)
+#define SHELL_UNROLL         8                     /* blocks in flight per step of the vector kernel */
+#define SHELL_STEP_BITS      (SHELL_LANE_BITS + 3) /* log2(SHELL_LANES * SHELL_UNROLL): a chunk holds whole steps */
+#define SHELL_STEP           (1 << SHELL_STEP_BITS)
+#define SHELL_CACHE_LINE     64 /* bytes; staged tiles and lane tables start on a line boundary */
+#define SHELL_MAX_TABLE_BITS 4 /* high patterns per group: 2^4 lane vectors = 1 KiB of table, read from L1 */
 
 typedef enum { SHELL_KERNEL_VECTOR = 0, SHELL_KERNEL_SCALAR = 1 } ShellKernelType;
 typedef enum { SHELL_DIAGONAL_AUTO = 0, SHELL_DIAGONAL_TABLE = 1, SHELL_DIAGONAL_STORED = 2 } ShellDiagonalMode;
@@ -30,30 +41,43 @@ typedef struct {
   uint64_t z; /* local z bits */
 } ShellPattern;
 
-/* One flip group restricted to the strings with a given rank part of x. */
+/* A flip group (or a part of one, see the invariants) of one source. Its patterns p0..p1-1 are
+ * sorted by z, so the lane-only ones (z < 8) come first and the nhigh others last. */
 typedef struct {
-  uint64_t x;      /* local flip mask */
-  uint64_t xv;     /* the same flip in the tile-local index of its pass (chunk bits, then outer bits) */
-  PetscInt p0, p1; /* its patterns: patterns[p0..p1-1], coefficients coef[p0..p1-1] */
-  PetscBool pure;  /* a single pattern with z == 0: f_x is the constant coef[p0] */
+  uint64_t  x;      /* local flip mask */
+  uint64_t  xv;     /* the same flip in the tile-local index of its pass (chunk bits, then outer bits) */
+  PetscInt  source; /* sources[source] holds the vector it reads */
+  PetscInt  p0, p1; /* its patterns: patterns[p0..p1-1], coefficients coef[p0..p1-1] */
+  PetscBool pure;   /* nhigh == 0: the same lane vector of coefficients for every block */
+  int       nhigh;
+  uint64_t  zstep[SHELL_MAX_TABLE_BITS]; /* high pattern j: its z bits at or above SHELL_STEP_BITS */
+  uint8_t   kpar[SHELL_UNROLL];          /* bit j: parity of (block k's offset in its step) & z_j */
+  PetscInt  fofs;                        /* ftab[fofs + 8 s + lane]: coefficient for sign word s (bit j: parity of the row & z_j) */
 } ShellGroup;
 
-/* A sweep over the local rows in tiles; applies groups[g0..g1-1]. The tile bits are the chunkbits
- * lowest bits (contiguous) plus the bits of outer; tiles differ in the other local bits. */
+#define SHELL_SEGMENT_KEYS (4 * SHELL_LANES) /* (table?, permutes blocks?, x & 7) */
+
+/* The groups of one source inside a pass, cut into segments with one key (GroupOrderKey). */
 typedef struct {
-  int       chunkbits;
-  uint64_t  outer;
-  PetscInt  g0, g1;
-  PetscInt  nseg;                          /* non-empty segments of groups with one key = 8*patterned + (x & 7) */
-  int       segkey[2 * SHELL_LANES];
-  PetscInt  segstart[2 * SHELL_LANES + 1]; /* segment s is groups[segstart[s]..segstart[s+1]-1] */
-  uint64_t *chunkoff;                 /* 2^popcount(outer) offsets of the chunks inside a tile */
+  PetscInt source;
+  PetscInt nseg;
+  int      segkey[SHELL_SEGMENT_KEYS];
+  PetscInt segstart[SHELL_SEGMENT_KEYS + 1]; /* segment s is groups[segstart[s]..segstart[s+1]-1] */
+} ShellLayer;
+
+/* A sweep over the local rows in tiles. The tile bits are the chunkbits lowest bits (contiguous)
+ * plus the bits of outer; tiles differ in the other local bits. */
+typedef struct {
+  int         chunkbits;
+  uint64_t    outer;
+  uint64_t   *chunkoff; /* 2^popcount(outer) offsets of the chunks inside a tile */
+  PetscInt    nlayers;
+  ShellLayer *layers; /* layers[0] is the local source when present */
 } ShellPass;
 
-/* Groups whose flip reaches rank partner (local source: partner = own rank, no exchange). */
+/* The vector a group reads: the own one (partner == rank) or a partner rank's. */
 typedef struct {
   PetscMPIInt partner;
-  PetscInt    pass0, pass1;
 } ShellSource;
 
 /* Diagonal (x = 0) part: d(l) = tlo[l & lomask] + thi[l >> h] + sum_s dcoef[s] (-1)^popcount(l & dpat[s].z),
@@ -65,6 +89,8 @@ typedef struct {
   ShellPattern *dpat;
   PetscReal    *dcoef;
   PetscReal    *stored; /* non-NULL: d(l) for every local row */
+  PetscBool     tabled;   /* the straddles as one coefficient table (vector kernel), laid out in straddle */
+  ShellGroup    straddle; /* only nhigh, zstep, kpar, fofs are used */
 } ShellDiagonal;
 
 typedef struct {
@@ -76,8 +102,10 @@ typedef struct {
   ShellKernelType   kernel;
   ShellDiagonalMode diagmode;
   PetscInt          tilebits, chunkbits, splitbits; /* splitbits 0: automatic */
+  PetscInt          tablebits;                      /* high patterns per group, <= SHELL_MAX_TABLE_BITS */
+  PetscBool         prefetch;                       /* local passes prefetch their next tile */
   /* plan */
-  PetscInt      npatterns, ngroups, npasses, nsources;
+  PetscInt      npatterns, ngroups, nflips, npasses, nsources;
   ShellPattern *patterns;
   ShellGroup   *groups;
   ShellPass    *passes;
@@ -86,15 +114,18 @@ typedef struct {
   PetscInt    *strpattern;
   PetscScalar *strphase; /* (-i)^ny_t times the sign of the rank bits of z_t */
   PetscScalar *coef;     /* per pattern */
+  PetscReal   *ftabraw, *ftab; /* per group 2^nhigh lane vectors (vector kernel), 64-byte aligned */
+  PetscInt     nftab;
   ShellDiagonal diag;
   /* diagonal strings (for the tables): local z and rank-folded sign */
   PetscInt  ndiagstrings;
   PetscInt *diagstring;
-  /* communication */
-  PetscScalar *recvbuf;
-  PetscScalar *scratchraw, *scratch; /* one staged tile (largest over passes), 64-byte aligned */
+  /* staging: tile buffers [2][nsources] (double-buffered: tile t+1 travels while tile t is computed) */
   PetscInt     maxtilebits;
-  Vec          work; /* complex MultTranspose: conj(v) */
+  PetscScalar  *stageraw, *stage[2];
+  PetscScalar **slots;    /* [2][nsources]: slots[b * nsources + s] holds source s's copy in set b (slot 0: the own tile) */
+  MPI_Request  *requests; /* [2][2 nsources][messages per tile] */
+  Vec          work;     /* complex MultTranspose: conj(v) */
   /* statistics */
   PetscInt64 nmult;
 } QepOperator_Shell;
@@ -104,8 +135,14 @@ PETSC_INTERN PetscErrorCode ShellPlanCreate(QepOperator, QepOperator_Shell *);
 PETSC_INTERN PetscErrorCode ShellPlanDestroy(QepOperator_Shell *);
 PETSC_INTERN PetscErrorCode ShellPlanSetCoefficients(QepOperator_Shell *, const QepPauli strings[], const PetscReal coeffs[], PetscInt nstrings);
 
-/* shell_kernel.c: one pass over the local rows; src is the local or the partner's vector. Cannot fail. */
-PETSC_INTERN void ShellApplyPass(const QepOperator_Shell *, const ShellPass *, const PetscScalar *src, PetscScalar *y, PetscBool first);
+/* shell_kernel.c; none of these allocate or fail. */
+/* Number of tiles of a pass. */
+PETSC_INTERN uint64_t ShellPassTileCount(const QepOperator_Shell *, const ShellPass *);
+/* Copies tile t of src (chunk by chunk, tile-local order) into the contiguous buffer tile. */
+PETSC_INTERN void ShellStageTile(const QepOperator_Shell *, const ShellPass *, uint64_t t, const PetscScalar *src, PetscScalar *tile);
+/* Rows of tile t of y (+)= the pass's groups applied to the staged tiles (staged[s]: source s's copy).
+ * next (or NULL): the vector whose tile t + 1 will be staged next; the vector kernel prefetches it. */
+PETSC_INTERN void ShellApplyTile(const QepOperator_Shell *, const ShellPass *, uint64_t t, PetscScalar *const staged[], PetscScalar *y, PetscBool first, const PetscScalar *next);
 /* PETSC_TRUE when the SIMD kernel exists in this build and fits nlocal local bits. */
 PETSC_INTERN PetscBool ShellVectorKernelAvailable(PetscInt nlocal);
 /* d(l) for the local rows [0, 2^nlocal) into d. */

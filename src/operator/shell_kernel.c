@@ -1,18 +1,21 @@
-/* shell_kernel.c — the shell operator's inner loops: one tiled pass y (+)= sum_g f_g(l) src[l ^ x_g].
+/* shell_kernel.c — the shell operator's inner loops: one tile of a pass,
+ *     y (+)= sum over the pass's groups g of f_g(l) src_g[l ^ x_g]   (plus D v in the first pass),
+ * reading every partner row from staged copies of the tile (the own one and, for remote groups,
+ * the partner rank's), so all those reads hit cache while the tile's rows of y stream through once.
  *
- * A pass visits its tiles one after the other; a tile is 2^popcount(outer) chunks of 2^chunkbits
- * contiguous rows and is closed under every flip of the pass, so all partner reads of a tile hit
- * cache (L2) while the tile is being written. Each output row is written once per pass, with all of
- * the pass's groups accumulated in registers.
+ * A tile is 2^popcount(outer) chunks of 2^chunkbits contiguous rows and is closed under every flip
+ * of the pass; its staged copy holds the chunks one after the other (tile-local index).
  *
  * Two kernels share that iteration:
- *   vector  (real double builds) blocks of 8 rows in GCC vector registers; a flip of the three lane
- *           bits is a constant lane permutation and a z pattern's lane signs come from a table, so a
- *           group costs one load, one permutation and one FMA per block (plus one popcount per
- *           pattern). Compiled for AVX-512, AVX2 and baseline x86-64, picked at load time.
+ *   vector  (real double builds) blocks of 8 rows in GCC vector registers, 8 blocks per step with
+ *           all of the pass's groups accumulated in registers. A flip of the three lane bits is a
+ *           constant lane permutation; a group's coefficients for a block are one lane vector of
+ *           its precomputed table ftab, picked by the parities of the block's row against the
+ *           group's high z patterns (computed once per step; the per-block part is a fixed table),
+ *           so a group costs one load, one permutation and one FMA per block. Compiled for
+ *           AVX-512, AVX2 and baseline x86-64, picked at load time.
  *   scalar  one row at a time in PetscScalar arithmetic (the complex build, and a cross-check).
- * Invariant: both produce y[l] = sum over the pass's groups (and D v in the first pass) exactly as
- * the formula in shell_impl.h; neither allocates nor fails. */
+ * Invariant: both produce y exactly as the formula in shell_impl.h; neither allocates nor fails. */
 #include "shell_impl.h"
 
 static inline int Parity(uint64_t v) { return __builtin_popcountll(v) & 1; }
@@ -59,6 +62,15 @@ static PassShape GetPassShape(const QepOperator_Shell *sh, const ShellPass *pass
   return s;
 }
 
+uint64_t ShellPassTileCount(const QepOperator_Shell *sh, const ShellPass *pass) { return GetPassShape(sh, pass).ntiles; }
+
+void ShellStageTile(const QepOperator_Shell *sh, const ShellPass *pass, uint64_t t, const PetscScalar *src, PetscScalar *tile)
+{
+  PassShape s    = GetPassShape(sh, pass);
+  uint64_t  base = DepositBits(t, s.nontile);
+  for (uint64_t j = 0; j < s.nchunks; j++) memcpy(tile + j * s.chunklen, src + (base | pass->chunkoff[j]), s.chunklen * sizeof(PetscScalar));
+}
+
 /* ------------------------------------------------------------------ scalar kernel ---------- */
 
 static inline PetscScalar GroupCoefAt(const QepOperator_Shell *sh, const ShellGroup *g, uint64_t l)
@@ -68,31 +80,30 @@ static inline PetscScalar GroupCoefAt(const QepOperator_Shell *sh, const ShellGr
   return f;
 }
 
-static void ChunkScalar(const QepOperator_Shell *sh, const ShellPass *pass, const PetscScalar *src, PetscScalar *y, PetscBool first, uint64_t start, uint64_t len)
+/* Row l of the tile, at tile-local index v. */
+static inline PetscScalar RowScalar(const QepOperator_Shell *sh, const ShellPass *pass, PetscScalar *const staged[], PetscScalar acc, uint64_t l, uint64_t v)
 {
-  for (uint64_t l = start; l < start + len; l++) {
-    PetscScalar acc = first ? DiagonalAt(sh, l) * src[l] : y[l];
-    for (PetscInt g = pass->g0; g < pass->g1; g++) {
-      const ShellGroup *gr = &sh->groups[g];
-      acc += GroupCoefAt(sh, gr, l) * src[l ^ gr->x];
-    }
-    y[l] = acc;
+  for (PetscInt L = 0; L < pass->nlayers; L++) {
+    const ShellLayer  *layer = &pass->layers[L];
+    const PetscScalar *src   = staged[layer->source];
+    for (PetscInt g = layer->segstart[0]; g < layer->segstart[layer->nseg]; g++) acc += GroupCoefAt(sh, &sh->groups[g], l) * src[v ^ sh->groups[g].xv];
   }
+  return acc;
 }
 
-static void ApplyPassScalar(const QepOperator_Shell *sh, const ShellPass *pass, const PetscScalar *src, PetscScalar *y, PetscBool first)
+static void ApplyTileScalar(const QepOperator_Shell *sh, const ShellPass *pass, uint64_t t, PetscScalar *const staged[], PetscScalar *y, PetscBool first)
 {
-  PassShape s = GetPassShape(sh, pass);
-  for (uint64_t t = 0; t < s.ntiles; t++) {
-    uint64_t base = DepositBits(t, s.nontile);
-    for (uint64_t j = 0; j < s.nchunks; j++) ChunkScalar(sh, pass, src, y, first, base | pass->chunkoff[j], s.chunklen);
-  }
+  PassShape s    = GetPassShape(sh, pass);
+  uint64_t  base = DepositBits(t, s.nontile);
+  for (uint64_t j = 0; j < s.nchunks; j++)
+    for (uint64_t i = 0, l = base | pass->chunkoff[j], v = j * s.chunklen; i < s.chunklen; i++, l++, v++) y[l] = RowScalar(sh, pass, staged, first ? DiagonalAt(sh, l) * staged[0][v] : y[l], l, v);
 }
 
 /* ------------------------------------------------------------------ vector kernel ---------- */
 #if !defined(PETSC_USE_COMPLEX) && defined(PETSC_USE_REAL_DOUBLE) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
   #define SHELL_HAVE_VECTOR_KERNEL 1
   #define SHELL_INLINE             static inline __attribute__((always_inline))
+  #define SHELL_PREFETCH_LOCALITY  2 /* prefetcht1: towards L2, the staging copy reads it from there */
   #define SHELL_CLONES             __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
   /* every helper taking or returning a vector is static and always inlined: no ABI is crossed
@@ -110,6 +121,7 @@ static const double kLaneSign[SHELL_LANES][SHELL_LANES] = {
 };
 
 SHELL_INLINE v8d Load8(const double *p) { return *(const v8du *)p; }
+SHELL_INLINE v8d LoadAligned8(const double *p) { return *(const v8d *)p; } /* staged tiles and ftab */
 SHELL_INLINE void Store8(double *p, v8d v) { *(v8du *)p = v; }
   #define PERMUTE8(v, m) __builtin_shuffle((v), (v8i){0 ^ (m), 1 ^ (m), 2 ^ (m), 3 ^ (m), 4 ^ (m), 5 ^ (m), 6 ^ (m), 7 ^ (m)})
 
@@ -125,86 +137,115 @@ SHELL_INLINE v8d SignedSum8(const ShellPattern *pat, const PetscReal *coef, Pets
   return f;
 }
 
-SHELL_INLINE v8d Diagonal8(const ShellDiagonal *d, uint64_t r0)
+/* Sign word of a group for the step starting at row r0: bit j = parity(r0 & z_j). */
+SHELL_INLINE unsigned StepSigns(const ShellGroup *g, uint64_t r0)
 {
-  if (d->stored) return Load8(d->stored + r0);
-  return Load8(d->tlo + (r0 & ((((uint64_t)1) << d->h) - 1))) + d->thi[r0 >> d->h] + SignedSum8(d->dpat, d->dcoef, 0, d->nstraddle, r0);
+  unsigned s = 0;
+  for (int j = 0; j < g->nhigh; j++) s |= (unsigned)Parity(r0 & g->zstep[j]) << j;
+  return s;
 }
 
-  /* All groups of segment m (pure: constant coefficient) or 8 + m (patterned) for the SHELL_UNROLL
-   * blocks starting at r0: independent accumulators keep the FMA chains short. */
-  #define PARTNER8(k, m) PERMUTE8(Load8(src + ((v0 + (k) * SHELL_LANES) ^ xh)), m)
-  #define ACCUMULATE_PURE(m) \
-    for (PetscInt g = g0; g < g1; g++) { \
-      const uint64_t xh = groups[g].xv & ~(uint64_t)(SHELL_LANES - 1); \
-      const double   a  = coef[groups[g].p0]; \
-      for (int k = 0; k < SHELL_UNROLL; k++) acc[k] += a * PARTNER8(k, m); \
-    }
-  #define ACCUMULATE_PATTERNED(m) \
-    for (PetscInt g = g0; g < g1; g++) { \
-      const uint64_t xh = groups[g].xv & ~(uint64_t)(SHELL_LANES - 1); \
-      for (int k = 0; k < SHELL_UNROLL; k++) acc[k] += SignedSum8(sh->patterns, coef, groups[g].p0, groups[g].p1, r0 + k * SHELL_LANES) * PARTNER8(k, m); \
-    }
-  #define SEGMENT_CASES(M, base) \
-  case (base) + 0: M(0) break; \
-  case (base) + 1: M(1) break; \
-  case (base) + 2: M(2) break; \
-  case (base) + 3: M(3) break; \
-  case (base) + 4: M(4) break; \
-  case (base) + 5: M(5) break; \
-  case (base) + 6: M(6) break; \
-  case (base) + 7: M(7) break;
+/* d(l) for the block at row rk; straddles from their table (sign word s) or pattern by pattern. */
+SHELL_INLINE v8d Diagonal8(const ShellDiagonal *d, const double *ftab, uint64_t rk, unsigned s)
+{
+  v8d split;
+  if (d->stored) return Load8(d->stored + rk);
+  split = Load8(d->tlo + (rk & ((((uint64_t)1) << d->h) - 1))) + d->thi[rk >> d->h];
+  if (d->tabled) return split + LoadAligned8(ftab + d->straddle.fofs + (s << SHELL_LANE_BITS));
+  return split + SignedSum8(d->dpat, d->dcoef, 0, d->nstraddle, rk);
+}
 
-/* Rows [start, start + len) of y from the staged tile src, in which row start is at vstart and a
- * group's flip is its tile-local mask xv. */
-SHELL_INLINE void ChunkVector(const QepOperator_Shell *sh, const ShellPass *pass, const double *src, uint64_t vstart, double *y, const int first, uint64_t start, uint64_t len)
+
+  /* All groups of a segment with lane permutation m (pure: one lane vector; table) for the SHELL_UNROLL blocks
+   * of the step at tile-local v0 / row r0. Block k's partner is block k ^ m3 of the partner step. */
+  #define PARTNER8(k, m) PERMUTE8(LoadAligned8(p + (((k) ^ m3) << SHELL_LANE_BITS)), m)
+  #define GROUP_PROLOGUE(general) \
+    const ShellGroup *gr = &groups[g]; \
+    const double     *p  = src + (v0 ^ (gr->xv & ~(uint64_t)(SHELL_STEP - 1))); \
+    const unsigned    m3 = general ? (unsigned)(gr->xv >> SHELL_LANE_BITS) & (SHELL_UNROLL - 1) : 0; \
+    const double     *F  = ftab + gr->fofs;
+  #define ACCUMULATE_PURE(m, general) \
+    for (PetscInt g = g0; g < g1; g++) { \
+      GROUP_PROLOGUE(general) \
+      const v8d f = LoadAligned8(F); \
+      for (unsigned k = 0; k < SHELL_UNROLL; k++) acc[k] += f * PARTNER8(k, m); \
+    }
+  #define ACCUMULATE_TABLE(m, general) \
+    for (PetscInt g = g0; g < g1; g++) { \
+      GROUP_PROLOGUE(general) \
+      const unsigned s0 = StepSigns(gr, r0); \
+      for (unsigned k = 0; k < SHELL_UNROLL; k++) acc[k] += LoadAligned8(F + ((s0 ^ gr->kpar[k]) << SHELL_LANE_BITS)) * PARTNER8(k, m); \
+    }
+  /* segment key = 16 table + 8 (flip touches bits 3..5) + (x & 7), see GroupOrderKey in shell_plan.c:
+   * blocks are permuted only in the segments that need it, so the others index with constants */
+  #define SEGMENT_CASES(M, base, general) \
+  case (base) + 0: M(0, general) break; \
+  case (base) + 1: M(1, general) break; \
+  case (base) + 2: M(2, general) break; \
+  case (base) + 3: M(3, general) break; \
+  case (base) + 4: M(4, general) break; \
+  case (base) + 5: M(5, general) break; \
+  case (base) + 6: M(6, general) break; \
+  case (base) + 7: M(7, general) break;
+
+/* One step of one layer: every segment with its constant permutation. */
+SHELL_INLINE void LayerStep(const QepOperator_Shell *sh, const ShellLayer *layer, const double *src, uint64_t v0, uint64_t r0, v8d acc[SHELL_UNROLL])
 {
   const ShellGroup *groups = sh->groups;
-  const double     *coef   = sh->coef;
+  const double     *ftab   = sh->ftab;
+  for (PetscInt s = 0; s < layer->nseg; s++) {
+    const PetscInt g0 = layer->segstart[s], g1 = layer->segstart[s + 1];
+    switch (layer->segkey[s]) {
+      SEGMENT_CASES(ACCUMULATE_PURE, 0, 0)
+      SEGMENT_CASES(ACCUMULATE_PURE, SHELL_LANES, 1)
+      SEGMENT_CASES(ACCUMULATE_TABLE, 2 * SHELL_LANES, 0)
+      SEGMENT_CASES(ACCUMULATE_TABLE, 3 * SHELL_LANES, 1)
+    }
+  }
+}
+
+/* Rows [start, start + len) of y, in which row start is at tile-local index vstart. ahead (or NULL)
+ * is the same chunk of the next tile: each step asks for its lines to be brought towards L2, so
+ * the next staging copy overlaps this tile's arithmetic instead of waiting for DRAM. */
+SHELL_INLINE void ChunkVector(const QepOperator_Shell *sh, const ShellPass *pass, double *const staged[], uint64_t vstart, double *y, const int first, uint64_t start, uint64_t len, const double *ahead)
+{
   for (uint64_t r0 = start, v0 = vstart; r0 < start + len; r0 += SHELL_STEP, v0 += SHELL_STEP) {
     v8d acc[SHELL_UNROLL];
-    for (int k = 0; k < SHELL_UNROLL; k++) {
-      const uint64_t rk = r0 + k * SHELL_LANES;
-      acc[k]            = first ? Diagonal8(&sh->diag, rk) * Load8(src + v0 + k * SHELL_LANES) : Load8(y + rk);
-    }
-    for (int s = 0; s < pass->nseg; s++) { /* only the non-empty segments, each with its constant permutation */
-      const PetscInt g0 = pass->segstart[s], g1 = pass->segstart[s + 1];
-      switch (pass->segkey[s]) {
-        SEGMENT_CASES(ACCUMULATE_PURE, 0)
-        SEGMENT_CASES(ACCUMULATE_PATTERNED, SHELL_LANES)
-      }
-    }
+    if (ahead)
+      for (int k = 0; k < SHELL_UNROLL; k++) __builtin_prefetch(ahead + (r0 - start) + k * SHELL_LANES, 0, SHELL_PREFETCH_LOCALITY);
+    if (first) {
+      const ShellDiagonal *d  = &sh->diag;
+      const unsigned       s0 = d->tabled ? StepSigns(&d->straddle, r0) : 0;
+      for (int k = 0; k < SHELL_UNROLL; k++) acc[k] = Diagonal8(d, sh->ftab, r0 + k * SHELL_LANES, s0 ^ d->straddle.kpar[k]) * LoadAligned8(staged[0] + v0 + k * SHELL_LANES);
+    } else
+      for (int k = 0; k < SHELL_UNROLL; k++) acc[k] = Load8(y + r0 + k * SHELL_LANES);
+    for (PetscInt L = 0; L < pass->nlayers; L++) LayerStep(sh, &pass->layers[L], staged[pass->layers[L].source], v0, r0, acc);
     for (int k = 0; k < SHELL_UNROLL; k++) Store8(y + r0 + k * SHELL_LANES, acc[k]);
   }
 }
 
-/* Each tile is first gathered, chunk by chunk, into the 64-byte aligned scratch (tile-local index
- * j << chunkbits | lo): the DRAM reads are sequential per chunk, every partner load then hits one
- * L2-resident cache line (PETSc arrays are only 16-byte aligned), and y is streamed once. */
-SHELL_CLONES static void ApplyPassVector(const QepOperator_Shell *sh, const ShellPass *pass, const double *src, double *y, PetscBool first)
+SHELL_CLONES static void ApplyTileVector(const QepOperator_Shell *sh, const ShellPass *pass, uint64_t t, double *const staged[], double *y, PetscBool first, const double *next)
 {
-  PassShape s = GetPassShape(sh, pass);
-  double   *tile = sh->scratch;
-  for (uint64_t t = 0; t < s.ntiles; t++) {
-    uint64_t base = DepositBits(t, s.nontile);
-    for (uint64_t j = 0; j < s.nchunks; j++) memcpy(tile + j * s.chunklen, src + (base | pass->chunkoff[j]), s.chunklen * sizeof(double));
-    for (uint64_t j = 0; j < s.nchunks; j++) {
-      if (first) ChunkVector(sh, pass, tile, j * s.chunklen, y, 1, base | pass->chunkoff[j], s.chunklen);
-      else ChunkVector(sh, pass, tile, j * s.chunklen, y, 0, base | pass->chunkoff[j], s.chunklen);
-    }
+  PassShape s    = GetPassShape(sh, pass);
+  uint64_t  base = DepositBits(t, s.nontile), nextbase = t + 1 < s.ntiles ? DepositBits(t + 1, s.nontile) : 0;
+  if (t + 1 >= s.ntiles) next = NULL;
+  for (uint64_t j = 0; j < s.nchunks; j++) {
+    const double *ahead = next ? next + (nextbase | pass->chunkoff[j]) : NULL;
+    if (first) ChunkVector(sh, pass, staged, j * s.chunklen, y, 1, base | pass->chunkoff[j], s.chunklen, ahead);
+    else ChunkVector(sh, pass, staged, j * s.chunklen, y, 0, base | pass->chunkoff[j], s.chunklen, ahead);
   }
 }
 #endif
 
-void ShellApplyPass(const QepOperator_Shell *sh, const ShellPass *pass, const PetscScalar *src, PetscScalar *y, PetscBool first)
+void ShellApplyTile(const QepOperator_Shell *sh, const ShellPass *pass, uint64_t t, PetscScalar *const staged[], PetscScalar *y, PetscBool first, const PetscScalar *next)
 {
 #if defined(SHELL_HAVE_VECTOR_KERNEL)
   if (sh->kernel == SHELL_KERNEL_VECTOR) {
-    ApplyPassVector(sh, pass, src, y, first);
+    ApplyTileVector(sh, pass, t, staged, y, first, next);
     return;
   }
 #endif
-  ApplyPassScalar(sh, pass, src, y, first);
+  ApplyTileScalar(sh, pass, t, staged, y, first);
 }
 
 PetscBool ShellVectorKernelAvailable(PetscInt nlocal)

@@ -1,7 +1,9 @@
-/* shell_plan.c — the shell operator's plan: flip groups split by rank partner, cache-tiled passes,
- * the diagonal's split tables, and the in-place coefficient refresh.
+/* shell_plan.c — the shell operator's plan: flip groups split by source (rank partner) and by
+ * coefficient-table size, cache-tiled passes whose layers mix own and partner groups, the
+ * diagonal's split tables, and the in-place coefficient refresh (coef, lane tables, diagonal).
  * Invariant (see shell_impl.h): every group lands in exactly one pass whose tile contains its local
- * flip mask; the plan depends only on the strings and the layout, never on the coefficients. */
+ * flip mask; the plan depends only on the strings and the layout, never on the coefficients or the
+ * rank, so every rank builds the same passes and partners swap matching tiles. */
 #include "shell_impl.h"
 
 #define SHELL_MAX_STRADDLE  8  /* straddling diagonal patterns cost ~1/8 op per row each; beyond this a stored d(l) (8 B/row) is cheaper */
@@ -58,15 +60,23 @@ static int CompareStringKey(const void *a, const void *b)
   return (p->t > q->t) - (p->t < q->t);
 }
 
+/* Opens group number sh->ngroups with flip x of the given source, its patterns starting at the next one. */
+static void OpenGroup(QepOperator_Shell *sh, uint64_t x, PetscInt source)
+{
+  sh->groups[sh->ngroups++] = (ShellGroup){.x = x, .xv = x, .source = source, .p0 = sh->npatterns, .p1 = sh->npatterns};
+}
+
 /* Sorts the off-diagonal strings by (rank part of x, local x, local z) and builds patterns and
- * groups in that order; records for every string its pattern and phase. Diagonal strings are listed
- * in diagstring[] with phase = sign of their rank bits. Sets sh->nsources and the source of every group. */
-static PetscErrorCode BuildGroups(QepOperator op, QepOperator_Shell *sh, PetscInt **groupsource, uint64_t **sourcexrank)
+ * groups in that order (a flip mask with more than tablebits high patterns continues in another
+ * group with the same x); records for every string its pattern and phase. Diagonal strings are
+ * listed in diagstring[] with phase = sign of their rank bits. Sets the sources. */
+static PetscErrorCode BuildGroups(QepOperator op, QepOperator_Shell *sh)
 {
   const uint64_t localmask = LowMask((int)sh->nlocal);
   const uint64_t rankbits  = (uint64_t)sh->rank;
   StringKey     *keys;
-  PetscInt       nk = 0;
+  uint64_t      *sourcexrank;
+  PetscInt       nk = 0, nhigh = 0;
 
   PetscFunctionBegin;
   PetscCall(PetscMalloc1(op->nstrings + 1, &keys));
@@ -84,128 +94,150 @@ static PetscErrorCode BuildGroups(QepOperator op, QepOperator_Shell *sh, PetscIn
   qsort(keys, (size_t)nk, sizeof(StringKey), CompareStringKey);
   PetscCall(PetscMalloc1(nk + 1, &sh->patterns));
   PetscCall(PetscMalloc1(nk + 1, &sh->groups));
-  PetscCall(PetscMalloc2(nk + 1, groupsource, nk + 2, sourcexrank));
-  sh->npatterns = sh->ngroups = 0;
-  sh->nsources           = 1; /* the local source always exists: its first pass writes y */
-  (*sourcexrank)[0]      = 0;
+  PetscCall(PetscMalloc1(nk + 2, &sourcexrank));
+  sh->npatterns = sh->ngroups = sh->nflips = 0;
+  sh->nsources  = 1; /* the local source always exists: pass 0 stages its tiles */
+  sourcexrank[0] = 0;
   for (PetscInt k = 0; k < nk; k++) {
-    PetscBool newgroup = (k == 0 || keys[k].xrank != keys[k - 1].xrank || keys[k].xloc != keys[k - 1].xloc) ? PETSC_TRUE : PETSC_FALSE;
-    if (keys[k].xrank != (*sourcexrank)[sh->nsources - 1]) (*sourcexrank)[sh->nsources++] = keys[k].xrank;
-    if (newgroup) {
-      sh->groups[sh->ngroups]            = (ShellGroup){.x = keys[k].xloc, .xv = keys[k].xloc, .p0 = sh->npatterns, .p1 = sh->npatterns, .pure = PETSC_FALSE};
-      (*groupsource)[sh->ngroups++]      = sh->nsources - 1;
+    PetscBool newflip = (k == 0 || keys[k].xrank != keys[k - 1].xrank || keys[k].xloc != keys[k - 1].xloc) ? PETSC_TRUE : PETSC_FALSE;
+    PetscBool newpat  = (newflip || keys[k].zloc != keys[k - 1].zloc) ? PETSC_TRUE : PETSC_FALSE;
+    PetscBool high    = keys[k].zloc >= SHELL_LANES ? PETSC_TRUE : PETSC_FALSE;
+    if (keys[k].xrank != sourcexrank[sh->nsources - 1]) sourcexrank[sh->nsources++] = keys[k].xrank;
+    if (newflip) sh->nflips++, nhigh = 0;
+    if (newflip || (newpat && high && nhigh == sh->tablebits)) { /* patterns are sorted: no lane-only one follows a high one */
+      OpenGroup(sh, keys[k].xloc, sh->nsources - 1);
+      nhigh = 0;
     }
-    if (newgroup || keys[k].zloc != keys[k - 1].zloc) sh->patterns[sh->npatterns++].z = keys[k].zloc;
+    if (newpat) {
+      sh->patterns[sh->npatterns++].z = keys[k].zloc;
+      nhigh += high;
+    }
     sh->groups[sh->ngroups - 1].p1 = sh->npatterns;
     sh->strpattern[keys[k].t]      = sh->npatterns - 1;
   }
-  for (PetscInt g = 0; g < sh->ngroups; g++) {
-    ShellGroup *gr = &sh->groups[g];
-    gr->pure       = (gr->p1 - gr->p0 == 1 && sh->patterns[gr->p0].z == 0) ? PETSC_TRUE : PETSC_FALSE;
-  }
+  PetscCall(PetscMalloc1(sh->nsources, &sh->sources));
+  for (PetscInt s = 0; s < sh->nsources; s++) sh->sources[s].partner = (PetscMPIInt)((uint64_t)sh->rank ^ sourcexrank[s]);
+  PetscCall(PetscFree(sourcexrank));
   PetscCall(PetscFree(keys));
   PetscFunctionReturn(0);
 }
 
-/* Greedy pass assignment for the groups gsel[0..n-1] of one source. Pass 0 is the contiguous tile
- * [0, tilebits); the rest share chunkbits low bits and collect up to tilebits - chunkbits outer bits
- * (a single wider mask gets a pass of its own with a larger tile). passof[i] receives the pass. */
-static PetscErrorCode AssignPasses(const QepOperator_Shell *sh, PetscInt n, const uint64_t x[], PetscInt passof[], PetscInt *npass, uint64_t outer[])
+/* Table layout of a group with patterns pats[p0..p1-1] (see ShellGroup): which patterns are high,
+ * the parities of the blocks of a step, and where its 2^nhigh lane vectors live in ftab. */
+static void SetTableLayout(QepOperator_Shell *sh, ShellGroup *gr, const ShellPattern pats[], PetscInt p0, PetscInt p1)
+{
+  gr->nhigh = 0;
+  memset(gr->kpar, 0, sizeof(gr->kpar));
+  for (PetscInt p = p0; p < p1; p++) {
+    uint64_t z = pats[p].z;
+    if (z < SHELL_LANES) continue;
+    for (int k = 0; k < SHELL_UNROLL; k++)
+      if (__builtin_popcountll(((uint64_t)k << SHELL_LANE_BITS) & z) & 1) gr->kpar[k] |= (uint8_t)(1u << gr->nhigh);
+    gr->zstep[gr->nhigh++] = z & ~(uint64_t)(SHELL_STEP - 1);
+  }
+  gr->pure = gr->nhigh == 0 ? PETSC_TRUE : PETSC_FALSE;
+  gr->fofs = sh->nftab;
+  sh->nftab += (PetscInt)SHELL_LANES << gr->nhigh;
+}
+
+static void SetGroupTables(QepOperator_Shell *sh)
+{
+  sh->nftab = 0;
+  for (PetscInt g = 0; g < sh->ngroups; g++) SetTableLayout(sh, &sh->groups[g], sh->patterns, sh->groups[g].p0, sh->groups[g].p1);
+}
+
+/* Tile bits of a pass. */
+static uint64_t PassTileMask(const ShellPass *pass) { return LowMask(pass->chunkbits) | pass->outer; }
+
+/* Greedy pass assignment: pass 0 is the contiguous tile [0, tilebits); a group goes to the first
+ * pass whose tile closes its flip, else widens the last pass (up to tilebits - chunkbits outer
+ * bits), else opens a new one (a single wider mask gets a larger tile of its own). Groups are
+ * visited local source first, so remote flips join the local passes whenever they fit. */
+static PetscErrorCode AssignPasses(QepOperator_Shell *sh, PetscInt passof[])
 {
   const int      b = (int)sh->tilebits, c = (int)sh->chunkbits;
-  const uint64_t lowc = LowMask(c), lowb = LowMask(b);
-  uint64_t       cur = 0;
-  PetscInt       np  = 1;
+  const uint64_t lowc = LowMask(c);
 
   PetscFunctionBegin;
-  outer[0] = 0;
-  /* x[] is sorted ascending within a source, so masks with similar high bits are adjacent */
-  for (PetscInt i = 0; i < n; i++) {
-    uint64_t o = x[i] & ~lowc;
-    if (!(x[i] & ~lowb)) continue;
-    if (np > 1 && __builtin_popcountll(cur | o) <= b - c) cur |= o;
-    else {
-      if (np > 1) outer[np - 1] = cur;
-      cur = o;
-      np++;
+  PetscCall(PetscMalloc1(sh->ngroups + 1, &sh->passes));
+  sh->npasses = 1;
+  PetscCall(PetscMemzero(sh->passes, sizeof(ShellPass) * (size_t)(sh->ngroups + 1)));
+  sh->passes[0].chunkbits = (int)PetscMin(sh->tilebits, sh->nlocal);
+  for (PetscInt s = 0; s < sh->nsources; s++)
+    for (PetscInt g = 0; g < sh->ngroups; g++) {
+      const uint64_t x = sh->groups[g].x, o = x & ~lowc;
+      ShellPass     *last = &sh->passes[sh->npasses - 1];
+      if (sh->groups[g].source != s) continue;
+      passof[g] = -1;
+      for (PetscInt p = 0; p < sh->npasses && passof[g] < 0; p++)
+        if (!(x & ~PassTileMask(&sh->passes[p]))) passof[g] = p;
+      if (passof[g] >= 0) continue;
+      if (sh->npasses > 1 && __builtin_popcountll(last->outer | o) <= b - c) last->outer |= o;
+      else {
+        last            = &sh->passes[sh->npasses++];
+        last->chunkbits = c;
+        last->outer     = o;
+      }
+      passof[g] = sh->npasses - 1;
     }
-  }
-  if (np > 1) outer[np - 1] = cur;
-  for (PetscInt i = 0; i < n; i++) {
-    uint64_t o = x[i] & ~lowc;
-    passof[i]  = -1;
-    if (!(x[i] & ~lowb)) passof[i] = 0;
-    else
-      for (PetscInt p = 1; p < np && passof[i] < 0; p++)
-        if ((o & ~outer[p]) == 0) passof[i] = p;
-    PetscCheck(passof[i] >= 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "shell plan: flip group not covered by any pass");
-  }
-  *npass = np;
   PetscFunctionReturn(0);
 }
 
-static int GroupOrderKey(const ShellGroup *g) { return (g->pure ? 0 : SHELL_LANES) + (int)(g->x & (SHELL_LANES - 1)); }
+/* Segment of a group: 16 when it needs a table, 8 when its tile-local flip permutes the blocks of a
+ * step (bits 3..5), plus its lane permutation x & 7. */
+static int GroupOrderKey(const ShellGroup *g)
+{
+  int blocks = (g->x >> SHELL_LANE_BITS) & (SHELL_UNROLL - 1) ? SHELL_LANES : 0; /* chunks hold whole steps: xv has the same bits 0..5 */
+  return (g->pure ? 0 : 2 * SHELL_LANES) + blocks + (int)(g->x & (SHELL_LANES - 1));
+}
 
-/* Builds the passes of every source and reorders groups[] into pass order (see shell_impl.h). */
-static PetscErrorCode BuildPasses(QepOperator_Shell *sh, const PetscInt groupsource[], const uint64_t sourcexrank[])
+/* Appends to ordered[] the groups of pass p and source s, by segment key; fills the layer. */
+static void BuildLayer(const QepOperator_Shell *sh, const PetscInt passof[], PetscInt p, PetscInt s, ShellGroup ordered[], PetscInt *nordered, ShellLayer *layer)
+{
+  layer->source = s;
+  layer->nseg   = 0;
+  for (int key = 0; key < SHELL_SEGMENT_KEYS; key++) {
+    PetscInt before = *nordered;
+    for (PetscInt g = 0; g < sh->ngroups; g++)
+      if (passof[g] == p && sh->groups[g].source == s && GroupOrderKey(&sh->groups[g]) == key) ordered[(*nordered)++] = sh->groups[g];
+    if (*nordered > before) {
+      layer->segkey[layer->nseg]     = key;
+      layer->segstart[layer->nseg++] = before;
+    }
+  }
+  layer->segstart[layer->nseg] = *nordered;
+}
+
+/* Builds the passes and their layers and reorders groups[] into pass order (see shell_impl.h). */
+static PetscErrorCode BuildPasses(QepOperator_Shell *sh)
 {
   ShellGroup *ordered;
-  PetscInt   *passof, *gsel, nordered = 0;
-  uint64_t   *x, *outer;
+  PetscInt   *passof, nordered = 0;
 
   PetscFunctionBegin;
-  PetscCall(PetscMalloc1(sh->ngroups + 1, &ordered));
-  PetscCall(PetscMalloc4(sh->ngroups + 1, &passof, sh->ngroups + 1, &gsel, sh->ngroups + 1, &x, sh->ngroups + 2, &outer));
-  PetscCall(PetscMalloc1(sh->ngroups + sh->nsources + 1, &sh->passes));
-  PetscCall(PetscMalloc1(sh->nsources, &sh->sources));
-  sh->npasses = 0;
-  for (PetscInt s = 0; s < sh->nsources; s++) {
-    PetscInt n = 0, np;
-    for (PetscInt g = 0; g < sh->ngroups; g++)
-      if (groupsource[g] == s) {
-        gsel[n] = g;
-        x[n++]  = sh->groups[g].x;
-      }
-    PetscCall(AssignPasses(sh, n, x, passof, &np, outer));
-    sh->sources[s].partner = (PetscMPIInt)((uint64_t)sh->rank ^ sourcexrank[s]);
-    sh->sources[s].pass0   = sh->npasses;
-    for (PetscInt p = 0; p < np; p++) {
-      ShellPass *pass = &sh->passes[sh->npasses];
-      PetscInt   cnt  = 0;
-      for (PetscInt i = 0; i < n; i++) cnt += passof[i] == p;
-      if (cnt == 0 && !(s == 0 && p == 0)) continue; /* the local pass 0 runs even without flips: it writes y = D v */
-      pass->chunkbits = p == 0 ? (int)PetscMin(sh->tilebits, sh->nlocal) : (int)sh->chunkbits;
-      pass->outer     = outer[p];
-      pass->g0        = nordered;
-      pass->nseg = 0;
-      for (int key = 0; key < 2 * SHELL_LANES; key++) {
-        PetscInt before = nordered;
-        for (PetscInt i = 0; i < n; i++)
-          if (passof[i] == p && GroupOrderKey(&sh->groups[gsel[i]]) == key) ordered[nordered++] = sh->groups[gsel[i]];
-        if (nordered > before) {
-          pass->segkey[pass->nseg]     = key;
-          pass->segstart[pass->nseg++] = before;
-        }
-      }
-      pass->segstart[pass->nseg] = pass->g1 = nordered;
-      for (PetscInt g = pass->g0; g < pass->g1; g++) {
-        uint64_t x     = ordered[g].x, low = LowMask(pass->chunkbits);
-        ordered[g].xv  = (x & low) | (ExtractBits(x, pass->outer) << pass->chunkbits);
-      }
-      sh->maxtilebits = PetscMax(sh->maxtilebits, pass->chunkbits + __builtin_popcountll(pass->outer));
-      {
-        PetscInt nchunk = (PetscInt)1 << __builtin_popcountll(pass->outer);
-        PetscCall(PetscMalloc1(nchunk, &pass->chunkoff));
-        for (PetscInt j = 0; j < nchunk; j++) pass->chunkoff[j] = DepositBits((uint64_t)j, pass->outer);
-      }
-      sh->npasses++;
+  PetscCall(PetscMalloc2(sh->ngroups + 1, &ordered, sh->ngroups + 1, &passof));
+  PetscCall(AssignPasses(sh, passof));
+  sh->maxtilebits = 0;
+  for (PetscInt p = 0; p < sh->npasses; p++) {
+    ShellPass *pass   = &sh->passes[p];
+    PetscInt   nchunk = (PetscInt)1 << __builtin_popcountll(pass->outer), first = nordered;
+    PetscCall(PetscMalloc1(sh->nsources, &pass->layers));
+    for (PetscInt s = 0; s < sh->nsources; s++) {
+      PetscInt before = nordered;
+      BuildLayer(sh, passof, p, s, ordered, &nordered, &pass->layers[pass->nlayers]);
+      if (nordered > before) pass->nlayers++;
     }
-    sh->sources[s].pass1 = sh->npasses;
+    for (PetscInt g = first; g < nordered; g++) {
+      uint64_t x    = ordered[g].x;
+      ordered[g].xv = (x & LowMask(pass->chunkbits)) | (ExtractBits(x, pass->outer) << pass->chunkbits);
+    }
+    sh->maxtilebits = PetscMax(sh->maxtilebits, pass->chunkbits + __builtin_popcountll(pass->outer));
+    PetscCall(PetscMalloc1(nchunk, &pass->chunkoff));
+    for (PetscInt j = 0; j < nchunk; j++) pass->chunkoff[j] = DepositBits((uint64_t)j, pass->outer);
   }
   PetscCheck(nordered == sh->ngroups, PETSC_COMM_SELF, PETSC_ERR_PLIB, "shell plan: lost flip groups");
   if (sh->ngroups) PetscCall(PetscArraycpy(sh->groups, ordered, sh->ngroups));
-  PetscCall(PetscFree(ordered));
-  PetscCall(PetscFree4(passof, gsel, x, outer));
+  PetscCall(PetscFree2(ordered, passof));
   PetscFunctionReturn(0);
 }
 
@@ -252,6 +284,8 @@ static PetscErrorCode BuildDiagonal(QepOperator op, QepOperator_Shell *sh)
   store = sh->diagmode == SHELL_DIAGONAL_STORED || (sh->diagmode == SHELL_DIAGONAL_AUTO && d->nstraddle > SHELL_MAX_STRADDLE) ? PETSC_TRUE : PETSC_FALSE;
   d->stored = NULL;
   if (store) PetscCall(PetscMalloc1((size_t)1 << nloc, &d->stored));
+  d->tabled = !store && d->nstraddle <= SHELL_MAX_TABLE_BITS && d->h >= SHELL_LANE_BITS ? PETSC_TRUE : PETSC_FALSE; /* h >= 3: every straddle is high */
+  if (d->tabled) SetTableLayout(sh, &d->straddle, d->dpat, 0, d->nstraddle);
   /* diagonal strings point at their straddle slot (or -1: they live in the tables) */
   for (PetscInt k = 0; k < sh->ndiagstrings; k++) {
     PetscInt t = sh->diagstring[k];
@@ -264,22 +298,24 @@ static PetscErrorCode BuildDiagonal(QepOperator op, QepOperator_Shell *sh)
 
 PetscErrorCode ShellPlanCreate(QepOperator op, QepOperator_Shell *sh)
 {
-  PetscInt *groupsource;
-  uint64_t *sourcexrank;
-
   PetscFunctionBegin;
-  PetscCall(BuildGroups(op, sh, &groupsource, &sourcexrank));
-  PetscCall(BuildPasses(sh, groupsource, sourcexrank));
-  PetscCall(PetscFree2(groupsource, sourcexrank));
+  PetscCall(BuildGroups(op, sh));
+  SetGroupTables(sh);
+  PetscCall(BuildPasses(sh));
   PetscCall(BuildDiagonal(op, sh));
   PetscCall(PetscMalloc1(sh->npatterns + 1, &sh->coef));
+  PetscCall(PetscMalloc1(sh->nftab + SHELL_CACHE_LINE / sizeof(PetscReal), &sh->ftabraw));
+  sh->ftab = (PetscReal *)(((uintptr_t)sh->ftabraw + SHELL_CACHE_LINE - 1) & ~(uintptr_t)(SHELL_CACHE_LINE - 1));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode ShellPlanDestroy(QepOperator_Shell *sh)
 {
   PetscFunctionBegin;
-  for (PetscInt p = 0; p < sh->npasses; p++) PetscCall(PetscFree(sh->passes[p].chunkoff));
+  for (PetscInt p = 0; p < sh->npasses; p++) {
+    PetscCall(PetscFree(sh->passes[p].chunkoff));
+    PetscCall(PetscFree(sh->passes[p].layers));
+  }
   PetscCall(PetscFree(sh->passes));
   PetscCall(PetscFree(sh->sources));
   PetscCall(PetscFree(sh->patterns));
@@ -287,6 +323,7 @@ PetscErrorCode ShellPlanDestroy(QepOperator_Shell *sh)
   PetscCall(PetscFree2(sh->strpattern, sh->strphase));
   PetscCall(PetscFree(sh->diagstring));
   PetscCall(PetscFree(sh->coef));
+  PetscCall(PetscFree(sh->ftabraw));
   PetscCall(PetscFree2(sh->diag.dpat, sh->diag.dcoef));
   PetscCall(PetscFree2(sh->diag.tlo, sh->diag.thi));
   PetscCall(PetscFree(sh->diag.stored));
@@ -346,6 +383,39 @@ static PetscErrorCode SetDiagonalCoefficients(QepOperator_Shell *sh, const QepPa
   PetscFunctionReturn(0);
 }
 
+/* (-1)^popcount(lane & z) */
+static PetscReal LaneSign(int lane, uint64_t z) { return (__builtin_popcountll((uint64_t)lane & z) & 1) ? -1.0 : 1.0; }
+
+/* ftab from coef: entry s of a group is sum_p a_p (-1)^popcount(lane & z_p) with the sign of high
+ * pattern j flipped when bit j of s is set (the parity of the block's row & z_j). */
+static void SetLaneTables(QepOperator_Shell *sh)
+{
+  const ShellDiagonal *d = &sh->diag;
+  if (d->tabled) { /* the straddling diagonal patterns, all high */
+    for (PetscInt s = 0; s < ((PetscInt)1 << d->nstraddle); s++)
+      for (int lane = 0; lane < SHELL_LANES; lane++) {
+        PetscReal f = 0.0;
+        for (PetscInt j = 0; j < d->nstraddle; j++) f += d->dcoef[j] * LaneSign(lane, d->dpat[j].z) * (((s >> j) & 1) ? -1.0 : 1.0);
+        sh->ftab[d->straddle.fofs + SHELL_LANES * s + lane] = f;
+      }
+  }
+  for (PetscInt g = 0; g < sh->ngroups; g++) {
+    const ShellGroup *gr = &sh->groups[g];
+    for (PetscInt s = 0; s < ((PetscInt)1 << gr->nhigh); s++)
+      for (int lane = 0; lane < SHELL_LANES; lane++) {
+        PetscReal f = 0.0;
+        int       j = 0;
+        for (PetscInt p = gr->p0; p < gr->p1; p++) {
+          uint64_t  z    = sh->patterns[p].z;
+          PetscReal sign = LaneSign(lane, z);
+          if (z >= SHELL_LANES && ((s >> j++) & 1)) sign = -sign;
+          f += PetscRealPart(sh->coef[p]) * sign;
+        }
+        sh->ftab[gr->fofs + SHELL_LANES * s + lane] = f;
+      }
+  }
+}
+
 PetscErrorCode ShellPlanSetCoefficients(QepOperator_Shell *sh, const QepPauli strings[], const PetscReal coeffs[], PetscInt nstrings)
 {
   PetscFunctionBegin;
@@ -353,5 +423,6 @@ PetscErrorCode ShellPlanSetCoefficients(QepOperator_Shell *sh, const QepPauli st
   for (PetscInt t = 0; t < nstrings; t++)
     if (strings[t].x != 0) sh->coef[sh->strpattern[t]] += coeffs[t] * sh->strphase[t];
   PetscCall(SetDiagonalCoefficients(sh, strings, coeffs));
+  SetLaneTables(sh); /* read by the vector kernel only, which exists in real builds */
   PetscFunctionReturn(0);
 }
