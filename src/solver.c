@@ -13,8 +13,10 @@ struct _p_QepGroundSolver {
   MPI_Comm      comm;
   EPS           eps;
   Mat           A;
-  Vec           init;  /* warm-start vector (owned copy) or NULL */
-  Vec           state; /* last ground state */
+  Vec           init[2]; /* warm-start vectors (owned copies): ninit of them, or none */
+  PetscInt      ninit;
+  Vec           state;   /* last ground state */
+  Vec           excited; /* last first excited state (when the gap is computed) */
   char         *prefix;
   char         *hint; /* appended to the degeneracy error */
   PetscBool     compute_gap, valid;
@@ -48,8 +50,10 @@ PetscErrorCode QepGroundSolverDestroy(QepGroundSolver *solver)
   PetscFunctionBegin;
   if (!*solver) PetscFunctionReturn(0);
   PetscCall(EPSDestroy(&(*solver)->eps));
-  PetscCall(VecDestroy(&(*solver)->init));
+  PetscCall(VecDestroy(&(*solver)->init[0]));
+  PetscCall(VecDestroy(&(*solver)->init[1]));
   PetscCall(VecDestroy(&(*solver)->state));
+  PetscCall(VecDestroy(&(*solver)->excited));
   PetscCall(PetscFree((*solver)->prefix));
   PetscCall(PetscFree((*solver)->hint));
   PetscCall(PetscFree(*solver));
@@ -131,12 +135,19 @@ PetscErrorCode QepGroundSolverSetFromOptions(QepGroundSolver s)
 PetscErrorCode QepGroundSolverSetInitialVector(QepGroundSolver s, Vec v)
 {
   PetscFunctionBegin;
-  if (!v) {
-    PetscCall(VecDestroy(&s->init));
-    PetscFunctionReturn(0);
+  PetscCall(QepGroundSolverSetInitialSpace(s, v ? 1 : 0, &v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSetInitialSpace(QepGroundSolver s, PetscInt n, Vec v[])
+{
+  PetscFunctionBegin;
+  PetscCheck(n >= 0 && n <= 2, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "A warm start takes 0, 1 or 2 vectors, not %" PetscInt_FMT, n);
+  for (PetscInt i = 0; i < n; i++) {
+    if (!s->init[i]) PetscCall(VecDuplicate(v[i], &s->init[i]));
+    PetscCall(VecCopy(v[i], s->init[i]));
   }
-  if (!s->init) PetscCall(VecDuplicate(v, &s->init));
-  PetscCall(VecCopy(v, s->init));
+  s->ninit = n;
   PetscFunctionReturn(0);
 }
 
@@ -194,7 +205,8 @@ PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
   PetscScalar    e0, e1;
   PetscReal      norm;
   PetscLogDouble t0, t1, mv0, mv1;
-  Vec            start;
+  Vec            start[2];
+  PetscInt       nstart;
 
   PetscFunctionBegin;
   PetscCheck(s->A, s->comm, PETSC_ERR_ORDER, "Call QepGroundSolverSetOperator before solving");
@@ -203,13 +215,19 @@ PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
   /* The operator's values may have changed in place since the last solve (another phase, another
    * solver sharing it): hand it to the EPS again so its spectral transformation is refreshed. */
   PetscCall(EPSSetOperators(s->eps, s->A, NULL));
-  PetscCall(EPSSetDimensions(s->eps, nev, PETSC_DEFAULT, PETSC_DEFAULT));
-  if (s->init) start = s->init;
-  else {
-    PetscCall(FillColdStart(s, s->state));
-    start = s->state;
+  { /* only nev changes here; ncv and mpd stay as the user (or SLEPc) chose them */
+    PetscInt curnev, ncv, mpd;
+    PetscCall(EPSGetDimensions(s->eps, &curnev, &ncv, &mpd));
+    if (curnev != nev) PetscCall(EPSSetDimensions(s->eps, nev, ncv, mpd));
   }
-  PetscCall(EPSSetInitialSpace(s->eps, 1, &start)); /* must be set again before every EPSSolve */
+  nstart = PetscMin(s->ninit, nev); /* a ground state and, when the gap is wanted, the excited state */
+  for (PetscInt i = 0; i < nstart; i++) start[i] = s->init[i];
+  if (!nstart) {
+    PetscCall(FillColdStart(s, s->state));
+    start[0] = s->state;
+    nstart   = 1;
+  }
+  PetscCall(EPSSetInitialSpace(s->eps, nstart, start)); /* must be set again before every EPSSolve */
   PetscCall(PetscLogEventBegin(QEP_GroundSolve, 0, 0, 0, 0));
   PetscCall(CountMatMults(&mv0));
   PetscCall(PetscTime(&t0));
@@ -227,7 +245,9 @@ PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
   s->stats.matvecs = (PetscInt)(mv1 - mv0);
   s->stats.time    = t1 - t0;
   if (s->compute_gap) {
-    PetscCall(EPSGetEigenvalue(s->eps, 1, &e1, NULL));
+    if (!s->excited) PetscCall(VecDuplicate(s->state, &s->excited));
+    PetscCall(EPSGetEigenpair(s->eps, 1, &e1, NULL, s->excited, NULL));
+    PetscCall(VecNormalize(s->excited, NULL));
     s->stats.gap = PetscRealPart(e1) - PetscRealPart(e0);
     PetscCheck(s->stats.gap >= s->gap_tol * PetscMax(1.0, PetscAbsReal(s->stats.energy)), s->comm, PETSC_ERR_CONV_FAILED,
                "Degenerate ground state: E1 - E0 = %g is below the threshold %g (E0 = %.12g). The ground state is not unique, so its "
@@ -245,6 +265,14 @@ PetscErrorCode QepGroundSolverGetState(QepGroundSolver s, Vec *v)
   PetscFunctionBegin;
   PetscCheck(s->valid, s->comm, PETSC_ERR_ORDER, "No valid ground state: call QepGroundSolverSolve (successfully) first");
   *v = s->state;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverGetExcitedState(QepGroundSolver s, Vec *v)
+{
+  PetscFunctionBegin;
+  PetscCheck(s->valid && s->compute_gap, s->comm, PETSC_ERR_ORDER, "No excited state: solve with the gap computed (QepGroundSolverSetComputeGap) first");
+  *v = s->excited;
   PetscFunctionReturn(0);
 }
 
