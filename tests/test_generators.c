@@ -23,17 +23,7 @@
 #define STREAM_B     2
 #define STREAM_GAMMA 3
 
-static int nfail = 0;
-
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      nfail++; \
-      PetscCall(PetscPrintf(PETSC_COMM_SELF, "FAIL %s:%d: ", __FILE__, __LINE__)); \
-      PetscCall(PetscPrintf(PETSC_COMM_SELF, __VA_ARGS__)); \
-      PetscCall(PetscPrintf(PETSC_COMM_SELF, "\n")); \
-    } \
-  } while (0)
+#include "check.h"
 
 /* One expected coupling: factor * {1 | theta_index | x_index} * p. */
 typedef struct {

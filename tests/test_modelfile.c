@@ -17,17 +17,7 @@
 #define EI(p, k, f) {p, QEP_VAR_INPUT, k, f}
 #define FUZZ_SEED   20240611 /* any fixed value: the robustness inputs are deterministic */
 
-static int nfail = 0;
-
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      nfail++; \
-      PetscCall(PetscPrintf(PETSC_COMM_SELF, "FAIL %s:%d: ", __FILE__, __LINE__)); \
-      PetscCall(PetscPrintf(PETSC_COMM_SELF, __VA_ARGS__)); \
-      PetscCall(PetscPrintf(PETSC_COMM_SELF, "\n")); \
-    } \
-  } while (0)
+#include "check.h"
 
 typedef struct {
   QepPauli   p;

@@ -19,17 +19,7 @@
 #define NP  3     /* parameters in the hand-worked examples */
 #define TOL 1e-14 /* absolute, for O(1) values computed in a few floating-point operations */
 
-static int nfail = 0;
-
-#define CHECK(cond, ...) \
-  do { \
-    if (!(cond)) { \
-      nfail++; \
-      PetscCall(PetscPrintf(PETSC_COMM_SELF, "FAIL %s:%d: ", __FILE__, __LINE__)); \
-      PetscCall(PetscPrintf(PETSC_COMM_SELF, __VA_ARGS__)); \
-      PetscCall(PetscPrintf(PETSC_COMM_SELF, "\n")); \
-    } \
-  } while (0)
+#include "check.h"
 
 static const PetscReal THETA0[NP] = {0.5, -1.0, 2.0};
 /* The gradients of steps 1, 2, 3. */
