@@ -93,6 +93,13 @@ PetscErrorCode QepGroundSolverSetComputeGap(QepGroundSolver s, PetscBool flg)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode QepGroundSolverGetComputeGap(QepGroundSolver s, PetscBool *flg)
+{
+  PetscFunctionBegin;
+  *flg = s->compute_gap;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode QepGroundSolverSetGapTolerance(QepGroundSolver s, PetscReal tol)
 {
   PetscFunctionBegin;

@@ -27,6 +27,7 @@ PETSC_EXTERN PetscErrorCode QepGroundSolverSetOperator(QepGroundSolver, Mat);
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetTolerances(QepGroundSolver, PetscReal tol, PetscInt maxit);
 /* Compute E1 too and fail when E1 - E0 < gap_tol * max(1, |E0|). */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetComputeGap(QepGroundSolver, PetscBool);
+PETSC_EXTERN PetscErrorCode QepGroundSolverGetComputeGap(QepGroundSolver, PetscBool *);
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetGapTolerance(QepGroundSolver, PetscReal);
 /* Extra sentence appended to the degenerate-ground-state error (e.g. the symmetry that causes it); copied. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetDegeneracyHint(QepGroundSolver, const char hint[]);
@@ -36,9 +37,14 @@ PETSC_EXTERN PetscErrorCode QepGroundSolverSetSeed(QepGroundSolver, PetscInt64);
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetFromOptions(QepGroundSolver);
 /* Warm start from v (copied) for the following solves; NULL returns to the cold start. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetInitialVector(QepGroundSolver, Vec v);
+/* Warm start from n <= 2 vectors (copied): the ground state and, for gap solves, the first excited
+ * state, so a warm gap solve does not have to find the excited state from scratch. n = 0: cold. */
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetInitialSpace(QepGroundSolver, PetscInt n, Vec v[]);
 PETSC_EXTERN PetscErrorCode QepGroundSolverSolve(QepGroundSolver);
 /* Borrowed: the normalised ground state of the last solve. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverGetState(QepGroundSolver, Vec *);
 PETSC_EXTERN PetscErrorCode QepGroundSolverGetStats(QepGroundSolver, QepSolveStats *);
+/* Borrowed: the normalised first excited state of the last solve (only when the gap was computed). */
+PETSC_EXTERN PetscErrorCode QepGroundSolverGetExcitedState(QepGroundSolver, Vec *);
 /* The underlying EPS (borrowed), for users who want to set anything else. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverGetEPS(QepGroundSolver, void *eps);

@@ -12,6 +12,7 @@ const char *const QepReferenceTypes[] = {"none", "linear", "fd", "QepReferenceTy
 #define QEP_DEFAULT_FD_STEP      1e-4
 #define QEP_DEFAULT_WARM_CACHEMB 1024.0 /* memory for per-example warm-start states */
 #define QEP_MAX_STENCIL          4
+#define QEP_DEFAULT_GAP_EVERY    10 /* a warm solve with the gap costs ~4x one without (Krylov-Schur re-finds E1) */
 
 PetscErrorCode QepGradientCreate(QepModel model, QepGradient *grad)
 {
@@ -27,6 +28,7 @@ PetscErrorCode QepGradientCreate(QepModel model, QepGradient *grad)
   g->beta          = QEP_DEFAULT_BETA;
   g->fd_step       = QEP_DEFAULT_FD_STEP;
   g->warm_cache_mb = QEP_DEFAULT_WARM_CACHEMB;
+  g->gap_every     = QEP_DEFAULT_GAP_EVERY;
   g->optype        = QEP_OPERATOR_AIJ;
   g->identity      = -1;
   g->stats.gap     = -1;
@@ -37,8 +39,8 @@ PetscErrorCode QepGradientCreate(QepModel model, QepGradient *grad)
 static PetscErrorCode ClearCache(QepGradient g)
 {
   PetscFunctionBegin;
-  for (PetscInt i = 0; i < g->ncache; i++) PetscCall(VecDestroy(&g->cache_vec[i]));
-  PetscCall(PetscFree2(g->cache_id, g->cache_vec));
+  for (PetscInt i = 0; i < g->ncache; i++) PetscCall(VecDestroy(&g->cache[i].psi));
+  PetscCall(PetscFree(g->cache));
   g->ncache = g->acache = 0;
   PetscFunctionReturn(0);
 }
@@ -68,11 +70,18 @@ PetscErrorCode QepGradientSetEstimator(QepGradient g, QepEstimator e)
   PetscFunctionReturn(0);
 }
 
+static PetscReal DefaultTolerance(PetscReal);
+static PetscErrorCode ApplyDefaultTolerance(QepGradient, QepGroundSolver, const char prefix[]);
+
 PetscErrorCode QepGradientSetBeta(QepGradient g, PetscReal beta)
 {
   PetscFunctionBegin;
   PetscCheck(beta > 0 && PetscIsNormalReal(beta), g->comm, PETSC_ERR_ARG_OUTOFRANGE, "The nudge strength beta must be a positive number; got %g", (double)beta);
   g->beta = beta;
+  if (g->setup) { /* the tolerance derived from beta must follow it */
+    PetscCall(ApplyDefaultTolerance(g, g->free, "free_"));
+    PetscCall(ApplyDefaultTolerance(g, g->nudged, "nudged_"));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -104,10 +113,13 @@ PetscErrorCode QepGradientSetFromOptions(QepGradient g)
                              (PetscEnum *)&g->loss, NULL));
   PetscCall(PetscOptionsReal("-qep_fd_step", "Step of the finite-difference reference", "QepGradientSetFDStep", h, &h, NULL));
   PetscCall(PetscOptionsReal("-qep_warm_cache_mb", "Memory (MiB, whole state) for per-example warm-start states", "QepGradientCompute", g->warm_cache_mb, &g->warm_cache_mb, NULL));
+  PetscCall(PetscOptionsInt("-qep_gap_every", "Recompute an example's gap (degeneracy check) on every K-th free solve of it; 1 = always", "QepGradientCompute", g->gap_every,
+                            &g->gap_every, NULL));
   PetscCall(PetscOptionsEnum("-qep_operator", "Hamiltonian storage: aij or shell", "QepOperatorSetType", QepOperatorTypes, (PetscEnum)g->optype, (PetscEnum *)&g->optype, NULL));
   PetscOptionsEnd();
   PetscCall(QepGradientSetBeta(g, beta));
   PetscCall(QepGradientSetFDStep(g, h));
+  PetscCheck(g->gap_every >= 1, g->comm, PETSC_ERR_ARG_OUTOFRANGE, "-qep_gap_every must be >= 1, got %" PetscInt_FMT, g->gap_every);
   PetscFunctionReturn(0);
 }
 
@@ -123,6 +135,17 @@ PetscErrorCode QepGradientGetSettings(QepGradient g, QepEstimator *e, PetscReal 
 /* Default eigensolver tolerance: the estimator divides expectation differences by β, and an
  * expectation value errs by about the relative residual, so the residual must be ≪ β. */
 static PetscReal DefaultTolerance(PetscReal beta) { return PetscMin(1e-10, 1e-8 * beta); }
+
+/* The derived tolerance, unless the user set -<prefix>eps_tol. */
+static PetscErrorCode ApplyDefaultTolerance(QepGradient g, QepGroundSolver s, const char prefix[])
+{
+  PetscBool user;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsHasName(NULL, prefix, "-eps_tol", &user));
+  if (!user) PetscCall(QepGroundSolverSetTolerances(s, DefaultTolerance(g->beta), PETSC_DEFAULT));
+  PetscFunctionReturn(0);
+}
 
 static PetscErrorCode CreateSolver(QepGradient g, const char prefix[], PetscBool gap, QepGroundSolver *s)
 {
@@ -166,6 +189,7 @@ PetscErrorCode QepGradientSetUp(QepGradient g)
   PetscCall(CreateSolver(g, "free_", PETSC_TRUE, &g->free));
   PetscCall(CreateSolver(g, "nudged_", PETSC_FALSE, &g->nudged));
   PetscCall(QepOperatorCreateVec(g->op, &g->psi0));
+  PetscCall(QepGroundSolverGetComputeGap(g->free, &g->gap_wanted));
   PetscCall(QepExpectationCreate(g->psi0, g->nstrings, g->strings, &g->plan));
   g->setup = PETSC_TRUE;
   PetscFunctionReturn(0);
@@ -236,7 +260,7 @@ static PetscErrorCode AccountSolve(QepGradient g, QepGroundSolver s, PetscBool f
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm)
+PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm, PetscBool gap)
 {
   char hint[512];
   Vec  psi;
@@ -244,6 +268,7 @@ PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm)
   PetscFunctionBegin;
   PetscCall(SymmetryHint(g, hint, sizeof(hint)));
   PetscCall(QepGroundSolverSetDegeneracyHint(g->free, hint));
+  PetscCall(QepGroundSolverSetComputeGap(g->free, gap && g->gap_wanted ? PETSC_TRUE : PETSC_FALSE));
   PetscCall(QepOperatorSetCoefficients(g->op, g->hcoef));
   PetscCall(QepGroundSolverSetInitialVector(g->free, warm));
   g->free_valid = PETSC_FALSE;
@@ -261,38 +286,30 @@ PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode CacheLookup(QepGradient g, PetscInt example, Vec *v)
+/* The example's warm-start entry, created (within the memory budget) when absent; NULL if none. */
+static PetscErrorCode CacheEntry(QepGradient g, PetscInt example, QepWarmEntry **entry)
 {
-  PetscFunctionBegin;
-  *v = NULL;
-  for (PetscInt i = 0; i < g->ncache && example >= 0; i++)
-    if (g->cache_id[i] == example) *v = g->cache_vec[i];
-  PetscFunctionReturn(0);
-}
-
-/* Keeps the example's free state for the next time, within the memory budget. */
-static PetscErrorCode CacheStore(QepGradient g, PetscInt example)
-{
-  Vec      v;
   PetscInt N;
 
   PetscFunctionBegin;
+  *entry = NULL;
   if (example < 0) PetscFunctionReturn(0);
-  PetscCall(CacheLookup(g, example, &v));
-  if (v) {
-    PetscCall(VecCopy(g->psi0, v));
-    PetscFunctionReturn(0);
-  }
+  for (PetscInt i = 0; i < g->ncache; i++)
+    if (g->cache[i].id == example) {
+      *entry = &g->cache[i];
+      PetscFunctionReturn(0);
+    }
   PetscCall(VecGetSize(g->psi0, &N));
   if ((g->ncache + 1) * (PetscReal)N * sizeof(PetscScalar) > g->warm_cache_mb * 1048576.0) PetscFunctionReturn(0);
   if (g->ncache == g->acache) {
     g->acache = g->acache ? 2 * g->acache : 16;
-    PetscCall(PetscRealloc(sizeof(PetscInt) * (size_t)g->acache, &g->cache_id));
-    PetscCall(PetscRealloc(sizeof(Vec) * (size_t)g->acache, &g->cache_vec));
+    PetscCall(PetscRealloc(sizeof(QepWarmEntry) * (size_t)g->acache, &g->cache));
   }
-  PetscCall(VecDuplicate(g->psi0, &g->cache_vec[g->ncache]));
-  PetscCall(VecCopy(g->psi0, g->cache_vec[g->ncache]));
-  g->cache_id[g->ncache++] = example;
+  *entry = &g->cache[g->ncache++];
+  (*entry)->id     = example;
+  (*entry)->gap    = -1;
+  (*entry)->visits = 0;
+  PetscCall(VecDuplicate(g->psi0, &(*entry)->psi));
   PetscFunctionReturn(0);
 }
 
@@ -318,17 +335,29 @@ static PetscErrorCode CheckNudgeAgainstGap(QepGradient g)
 }
 
 /* Free solve of one example (warm from its cached state) followed by the nudge and the loss. */
+/* Free solve of one example, warm-started from its previous free state, then the nudge and the
+ * loss. The gap (a second eigenpair, which a warm Krylov-Schur solve must find afresh) is computed
+ * on the example's first solve and every gap_every-th one; in between its last gap serves the
+ * degeneracy check. */
 static PetscErrorCode FreePhase(QepGradient g, PetscInt example, const PetscReal x[], const PetscReal y[], PetscReal *loss)
 {
-  Vec warm;
+  QepWarmEntry *e;
+  PetscBool     gap, warm;
 
   PetscFunctionBegin;
   PetscCall(QepGradientSetUp(g));
   PetscCall(QepGradientCheckTargets(g, y));
   PetscCall(QepGradientSetInputs(g, x));
-  PetscCall(CacheLookup(g, example, &warm));
-  PetscCall(QepGradientFreeSolve(g, warm));
-  PetscCall(CacheStore(g, example));
+  PetscCall(CacheEntry(g, example, &e));
+  warm = (e && e->visits > 0) ? PETSC_TRUE : PETSC_FALSE;
+  gap  = (!e || e->gap < 0 || e->visits % g->gap_every == 0) ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(QepGradientFreeSolve(g, warm ? e->psi : NULL, gap));
+  if (e) {
+    if (g->stats.gap >= 0) e->gap = g->stats.gap;
+    else g->stats.gap = e->gap; /* not recomputed this time */
+    e->visits++;
+    PetscCall(VecCopy(g->psi0, e->psi));
+  }
   PetscCall(QepGradientBuildNudge(g, y, loss));
   PetscCall(CheckNudgeAgainstGap(g));
   PetscFunctionReturn(0);

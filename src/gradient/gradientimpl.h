@@ -12,6 +12,14 @@ typedef struct {
   PetscReal *coef;
 } QepTermList;
 
+/* One example's last free state, its last computed gap and how often it was solved. */
+typedef struct {
+  PetscInt  id;
+  Vec       psi;
+  PetscReal gap;
+  PetscInt  visits;
+} QepWarmEntry;
+
 struct _p_QepGradient {
   MPI_Comm        comm;
   QepModel        model;
@@ -36,21 +44,23 @@ struct _p_QepGradient {
   QepOperator     op;
   QepGroundSolver free, nudged;
   QepExpectation  plan;
-  Vec             psi0;
+  Vec             psi0;       /* last free ground state */
+  PetscBool       gap_wanted; /* the free solver computes gaps (-free_qep_gap, default on) */
+  PetscInt        gap_every;  /* an example's gap is recomputed on every gap_every-th free solve */
   PetscBool       free_valid;
   PetscReal       energy0;
 
-  PetscInt  ncache, acache; /* warm-start states per example */
-  PetscInt *cache_id;
-  Vec      *cache_vec;
+  PetscInt      ncache, acache; /* warm-start states per example */
+  QepWarmEntry *cache;
 
   QepGradientStats stats;
 };
 
 /* g_k = Σ_(t,k,f) f values[t] over the model's parameter couplings. */
 PETSC_INTERN PetscErrorCode QepGradientParameterSums(QepGradient, const PetscReal values[], PetscReal g[]);
-/* Free solve at the current hcoef (warm from `warm` when given), fills psi0, expect, outval. */
-PETSC_INTERN PetscErrorCode QepGradientFreeSolve(QepGradient, Vec warm);
+/* Free solve at the current hcoef, warm-started from `warm` (NULL: cold), computing the gap when
+ * `gap` is true; fills psi0, expect, outval and stats. */
+PETSC_INTERN PetscErrorCode QepGradientFreeSolve(QepGradient, Vec warm, PetscBool gap);
 /* Sets hcoef from the model's parameters and x. */
 PETSC_INTERN PetscErrorCode QepGradientSetInputs(QepGradient, const PetscReal x[]);
 /* loss.c: nudge coefficients (from targets and, for error-signal losses, the free ⟨O_o⟩) and the loss value. */

@@ -90,7 +90,7 @@ PetscErrorCode QepGradientLinearResponse(QepGradient g, const PetscReal x[], con
 
   PetscFunctionBegin;
   PetscCall(QepGradientSetInputs(g, x));
-  PetscCall(QepGradientFreeSolve(g, g->free_valid ? g->psi0 : NULL));
+  PetscCall(QepGradientFreeSolve(g, g->free_valid ? g->psi0 : NULL, PETSC_TRUE));
   PetscCall(QepGradientBuildNudge(g, y, &L));
   PetscCall(QepOperatorGetMat(g->op, &H));
   PetscCall(VecDuplicate(g->psi0, &rhs));
@@ -108,12 +108,13 @@ PetscErrorCode QepGradientLinearResponse(QepGradient g, const PetscReal x[], con
   PetscFunctionReturn(0);
 }
 
-/* Loss at the model's current parameters, free solve warm-started from `warm`. */
+/* Loss at the model's current parameters, free solve warm-started from `warm` (gap computed: the
+ * reference is only meaningful for a non-degenerate ground state). */
 static PetscErrorCode LossAt(QepGradient g, const PetscReal x[], const PetscReal y[], Vec warm, PetscReal *L)
 {
   PetscFunctionBegin;
   PetscCall(QepGradientSetInputs(g, x));
-  PetscCall(QepGradientFreeSolve(g, warm));
+  PetscCall(QepGradientFreeSolve(g, warm, PETSC_TRUE));
   PetscCall(QepGradientLossValue(g, y, L));
   PetscFunctionReturn(0);
 }
