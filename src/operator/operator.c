@@ -153,11 +153,15 @@ typedef struct {
   PetscScalar *da, *oa;
 } QepCSRArrays;
 
+typedef uint16_t QepGroupIndex; /* flip group of a stored entry; models with more groups re-sort rows instead */
+#define QEP_GROUP_INDEX_MAX UINT16_MAX
+
 typedef struct {
-  QepFlipGroups groups;
-  PetscInt      rstart, rend;
-  PetscInt     *di, *dj, *oi, *oj; /* borrowed from the arrays the Mat owns (see AttachArrays) */
-  PetscScalar  *da, *oa;
+  QepFlipGroups  groups;
+  PetscInt       rstart, rend;
+  PetscInt      *di, *dj, *oi, *oj; /* borrowed from the arrays the Mat owns (see AttachArrays) */
+  PetscScalar   *da, *oa;
+  QepGroupIndex *dg, *og; /* flip group of every stored entry (NULL: too many groups) */
 } QepOperator_AIJ;
 
 static PetscErrorCode DestroyCSRArrays(void *ctx)
@@ -228,12 +232,18 @@ static PetscErrorCode AllocateCSR(QepOperator op, QepOperator_AIJ *aij)
     aij->oi[i + 1] = aij->oi[i] + ng - nd;
   }
   PetscCall(PetscMalloc4(aij->di[nlocal], &aij->dj, aij->di[nlocal], &aij->da, aij->oi[nlocal] + 1, &aij->oj, aij->oi[nlocal] + 1, &aij->oa));
+  if (ng <= QEP_GROUP_INDEX_MAX) PetscCall(PetscMalloc2(aij->di[nlocal], &aij->dg, aij->oi[nlocal] + 1, &aij->og));
   for (PetscInt i = 0; i < nlocal; i++) {
     PetscInt pd = aij->di[i], po = aij->oi[i];
     RowColumns(&aij->groups, aij->rstart + i, cols, grp);
     for (PetscInt j = 0; j < ng; j++) {
-      if (cols[j] >= aij->rstart && cols[j] < aij->rend) aij->dj[pd++] = cols[j] - aij->rstart;
-      else aij->oj[po++] = cols[j];
+      if (cols[j] >= aij->rstart && cols[j] < aij->rend) {
+        if (aij->dg) aij->dg[pd] = (QepGroupIndex)grp[j];
+        aij->dj[pd++] = cols[j] - aij->rstart;
+      } else {
+        if (aij->og) aij->og[po] = (QepGroupIndex)grp[j];
+        aij->oj[po++] = cols[j];
+      }
     }
   }
   PetscCall(PetscArrayzero(aij->da, aij->di[nlocal]));
@@ -254,7 +264,7 @@ static PetscErrorCode SetUp_AIJ(QepOperator op)
   PetscCall(PetscSplitOwnership(op->comm, &nlocal, &N));
   PetscCallMPI(MPI_Scan(&nlocal, &aij->rend, 1, MPIU_INT, MPI_SUM, op->comm));
   aij->rstart = aij->rend - nlocal;
-  PetscCall(QepCheckMemory(op->comm, (PetscLogDouble)nlocal * ng * (sizeof(PetscInt) + sizeof(PetscScalar)), "the assembled (aij) Hamiltonian"));
+  PetscCall(QepCheckMemory(op->comm, (PetscLogDouble)nlocal * ng * (sizeof(PetscInt) + sizeof(PetscScalar) + sizeof(QepGroupIndex)), "the assembled (aij) Hamiltonian"));
   {
     PetscLogDouble entries = (PetscLogDouble)nlocal * ng, most;
     PetscCallMPI(MPI_Allreduce(&entries, &most, 1, MPI_DOUBLE, MPI_MAX, op->comm));
@@ -276,17 +286,28 @@ static PetscErrorCode SetUp_AIJ(QepOperator op)
   PetscFunctionReturn(0);
 }
 
-/* Rewrites every value in place, row by row: a row's entries are stored in ascending global column
- * order in each block, so walking its sorted columns visits da/oa sequentially. */
-static PetscErrorCode SetCoefficients_AIJ(QepOperator op)
+/* Rewrites every value in place from each entry's stored flip group (no sorting): entry e of row r
+ * holds group g at column r ^ x_g. */
+static void WriteValuesFromGroups(const QepOperator_AIJ *aij)
 {
-  QepOperator_AIJ     *aij = (QepOperator_AIJ *)op->data;
-  const QepFlipGroups *fg  = &aij->groups;
-  const PetscInt       ng  = fg->ngroups;
+  const QepFlipGroups *fg = &aij->groups;
+
+  for (PetscInt r = aij->rstart; r < aij->rend; r++) {
+    const PetscInt i = r - aij->rstart;
+    for (PetscInt e = aij->di[i]; e < aij->di[i + 1]; e++) aij->da[e] = QepFlipGroupElement(fg, aij->dg[e], (uint64_t)r ^ fg->x[aij->dg[e]]);
+    for (PetscInt e = aij->oi[i]; e < aij->oi[i + 1]; e++) aij->oa[e] = QepFlipGroupElement(fg, aij->og[e], (uint64_t)r ^ fg->x[aij->og[e]]);
+  }
+}
+
+/* The same without stored groups: a row's entries are stored in ascending global column order in
+ * each block, so walking its sorted columns visits da/oa sequentially. */
+static PetscErrorCode WriteValuesSorted(const QepOperator_AIJ *aij)
+{
+  const QepFlipGroups *fg = &aij->groups;
+  const PetscInt       ng = fg->ngroups;
   PetscInt            *cols, *grp, pd = 0, po = 0;
 
   PetscFunctionBegin;
-  PetscCall(QepFlipGroupsSetWeights(&aij->groups, op->strings, op->coeffs));
   PetscCall(PetscMalloc2(ng, &cols, ng, &grp));
   for (PetscInt r = aij->rstart; r < aij->rend; r++) {
     RowColumns(fg, r, cols, grp);
@@ -298,6 +319,17 @@ static PetscErrorCode SetCoefficients_AIJ(QepOperator op)
   }
   PetscCall(PetscFree2(cols, grp));
   PetscCheck(pd == aij->di[aij->rend - aij->rstart] && po == aij->oi[aij->rend - aij->rstart], PETSC_COMM_SELF, PETSC_ERR_PLIB, "aij value update out of step with the structure");
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode SetCoefficients_AIJ(QepOperator op)
+{
+  QepOperator_AIJ *aij = (QepOperator_AIJ *)op->data;
+
+  PetscFunctionBegin;
+  PetscCall(QepFlipGroupsSetWeights(&aij->groups, op->strings, op->coeffs));
+  if (aij->dg) WriteValuesFromGroups(aij);
+  else PetscCall(WriteValuesSorted(aij));
   /* An (empty) assembly marks A as changed, so solvers and spectral transformations never reuse stale data. */
   PetscCall(MatAssemblyBegin(op->A, MAT_FINAL_ASSEMBLY));
   PetscCall(MatAssemblyEnd(op->A, MAT_FINAL_ASSEMBLY));
@@ -323,6 +355,7 @@ static PetscErrorCode Destroy_AIJ(QepOperator op)
   PetscFunctionBegin;
   if (!aij) PetscFunctionReturn(0);
   PetscCall(QepFlipGroupsDestroy(&aij->groups)); /* the CSR arrays belong to the Mat */
+  PetscCall(PetscFree2(aij->dg, aij->og));
   PetscCall(PetscFree(op->data));
   PetscFunctionReturn(0);
 }
