@@ -277,10 +277,7 @@ PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm, PetscBool gap)
   PetscCall(QepGroundSolverGetState(g->free, &psi));
   PetscCall(VecCopy(psi, g->psi0));
   PetscCall(QepExpectationCompute(g->plan, g->psi0, g->expect));
-  for (PetscInt o = 0; o < g->noutputs; o++) {
-    g->outval[o] = 0;
-    for (PetscInt i = 0; i < g->outputs[o].n; i++) g->outval[o] += g->outputs[o].coef[i] * g->expect[g->outputs[o].string[i]];
-  }
+  QepGradientOutputValues(g);
   g->energy0    = g->stats.energy;
   g->free_valid = PETSC_TRUE;
   PetscFunctionReturn(0);
@@ -363,6 +360,8 @@ static PetscErrorCode FreePhase(QepGradient g, PetscInt example, const PetscReal
   PetscFunctionReturn(0);
 }
 
+/* Every phase writes its own coefficients before solving (FreeSolve: hcoef; here: hcoef + β nudge),
+ * so nothing needs to restore the operator afterwards. */
 /* g(β) for one nudge strength: coefficients hcoef + β nudge, warm start from the free state. */
 static PetscErrorCode NudgedPhase(QepGradient g, PetscReal beta, PetscReal gbeta[])
 {
@@ -414,7 +413,6 @@ PetscErrorCode QepGradientCompute(QepGradient g, PetscInt example, const PetscRe
     PetscCall(NudgedPhase(g, b[j], gb));
     for (PetscInt k = 0; k < g->nparams; k++) grad[k] += w[j] * gb[k];
   }
-  PetscCall(QepOperatorSetCoefficients(g->op, g->hcoef)); /* leave the operator at the free Hamiltonian */
   PetscCall(PetscFree(gb));
   if (loss) *loss = L;
   PetscFunctionReturn(0);

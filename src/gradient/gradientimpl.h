@@ -67,6 +67,8 @@ PETSC_INTERN PetscErrorCode QepGradientSetInputs(QepGradient, const PetscReal x[
 PETSC_INTERN PetscErrorCode QepGradientBuildNudge(QepGradient, const PetscReal y[], PetscReal *loss);
 PETSC_INTERN PetscErrorCode QepGradientLossValue(QepGradient, const PetscReal y[], PetscReal *loss);
 PETSC_INTERN PetscErrorCode QepGradientCheckTargets(QepGradient, const PetscReal y[]);
+/* outval[o] = ⟨O_o⟩ from the current term expectations. */
+PETSC_INTERN void QepGradientOutputValues(QepGradient);
 /* loss.c: the extra strings of the nudge (outputs, squares, identity), added to `all`. */
 PETSC_INTERN PetscErrorCode QepGradientCollectStrings(QepGradient, QepPauliSum *all);
 PETSC_INTERN PetscErrorCode QepGradientFreeTermLists(QepGradient);

@@ -110,6 +110,11 @@ static PetscReal ListValue(const QepTermList *l, const PetscReal expect[])
   return v;
 }
 
+void QepGradientOutputValues(QepGradient g)
+{
+  for (PetscInt o = 0; o < g->noutputs; o++) g->outval[o] = ListValue(&g->outputs[o], g->expect);
+}
+
 static void ListAdd(const QepTermList *l, PetscReal scale, PetscReal d[])
 {
   for (PetscInt i = 0; i < l->n; i++) d[l->string[i]] += scale * l->coef[i];
