@@ -3,7 +3,8 @@
 #include <unistd.h>
 
 PetscLogEvent QEP_ModelRead, QEP_ModelGenerate, QEP_OperatorSetUp, QEP_OperatorUpdate, QEP_ShellMult, QEP_ShellExchange,
-  QEP_GroundSolve, QEP_Expectation, QEP_StateWrite;
+  QEP_GroundSolve, QEP_Expectation, QEP_StateWrite, QEP_Rotate, QEP_Sample, QEP_QhoMean, QEP_QhoCovariance, QEP_QhoFockSetUp,
+  QEP_QhoFockSolve;
 
 static PetscBool QepPackageInitialized = PETSC_FALSE;
 
@@ -24,6 +25,12 @@ PetscErrorCode QepInitializePackage(void)
   PetscCall(PetscLogEventRegister("QepGroundSolve", classid, &QEP_GroundSolve));
   PetscCall(PetscLogEventRegister("QepExpectation", classid, &QEP_Expectation));
   PetscCall(PetscLogEventRegister("QepStateWrite", classid, &QEP_StateWrite));
+  PetscCall(PetscLogEventRegister("QepRotate", classid, &QEP_Rotate));
+  PetscCall(PetscLogEventRegister("QepSample", classid, &QEP_Sample));
+  PetscCall(PetscLogEventRegister("QepQhoMean", classid, &QEP_QhoMean));
+  PetscCall(PetscLogEventRegister("QepQhoCovariance", classid, &QEP_QhoCovariance));
+  PetscCall(PetscLogEventRegister("QepQhoFockSetUp", classid, &QEP_QhoFockSetUp));
+  PetscCall(PetscLogEventRegister("QepQhoFockSolve", classid, &QEP_QhoFockSolve));
   { /* the solver reports matrix-vector products from the MatMult event count, which needs logging on */
     PetscBool active;
     PetscCall(PetscLogIsActive(&active));

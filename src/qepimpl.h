@@ -5,7 +5,8 @@
 
 /* Log events: registered once in QepInitializePackage (src/qep.c), so -log_view shows every phase. */
 PETSC_EXTERN PetscLogEvent QEP_ModelRead, QEP_ModelGenerate, QEP_OperatorSetUp, QEP_OperatorUpdate, QEP_ShellMult,
-  QEP_ShellExchange, QEP_GroundSolve, QEP_Expectation, QEP_StateWrite;
+  QEP_ShellExchange, QEP_GroundSolve, QEP_Expectation, QEP_StateWrite, QEP_Rotate, QEP_Sample, QEP_QhoMean, QEP_QhoCovariance,
+  QEP_QhoFockSetUp, QEP_QhoFockSolve;
 
 #define QEP_NAME_LEN 64 /* longest parameter/output name, including the terminator */
 

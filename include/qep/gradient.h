@@ -28,6 +28,7 @@ typedef struct {
   PetscReal      gap;                          /* E1 − E0 of the last free solve (−1 if not computed) */
   PetscReal      energy;                       /* E0 of the last free solve */
   PetscLogDouble time_free, time_nudged;       /* wall seconds in free / nudged solves */
+  PetscInt64     shots;                        /* projective measurements taken (shot mode), each one state preparation */
 } QepGradientStats;
 
 typedef struct _p_QepGradient *QepGradient;
@@ -58,3 +59,28 @@ PETSC_EXTERN PetscErrorCode QepGradientGetStats(QepGradient, QepGradientStats *)
 PETSC_EXTERN PetscErrorCode QepGradientResetStats(QepGradient);
 /* Finite-difference step of the FD reference (default 1e-4). */
 PETSC_EXTERN PetscErrorCode QepGradientSetFDStep(QepGradient, PetscReal);
+
+/* ---------------------------------------------------------------- shots ------------------------- *
+ * Shot mode (nshots > 0, -qep_shots N, -qep_shot_seed S; set before SetUp): every expectation the
+ * gradient reads is the mean of N projective measurements per measurement setting and phase, as on
+ * hardware. The measured strings (those carrying a parameter, the outputs and, for the observable
+ * loss, the cost observable's strings) are grouped into qubit-wise commuting settings (qep/measure.h);
+ * a gradient measures 1 + m phases (free + m nudged states of the stencil), each in every setting:
+ * shots per gradient = N × settings × (1 + m), each shot one ground-state preparation. Error signals
+ * of the mse/xent losses come from the free phase's shot estimates of the outputs. The free solve,
+ * gap check and warm starts are unchanged; evaluation (ComputeLoss) stays exact.
+ * Shots of a Compute use the stream set by SetShotStream (consumed by the next Compute), else a
+ * counter of Compute calls; samples depend only on (seed, stream), never on the rank count. */
+PETSC_EXTERN PetscErrorCode QepGradientSetShots(QepGradient, PetscInt64 nshots, PetscInt64 seed);
+PETSC_EXTERN PetscErrorCode QepGradientGetShots(QepGradient, PetscInt64 *nshots, PetscInt64 *seed);
+PETSC_EXTERN PetscErrorCode QepGradientSetShotStream(QepGradient, PetscInt64 stream);
+/* Settings, phases per gradient and shots per gradient (N × settings × phases). Collective (sets up). */
+PETSC_EXTERN PetscErrorCode QepGradientGetMeasurementPlan(QepGradient, PetscInt *nsettings, PetscInt *nphases, PetscInt64 *shots);
+/* The measured strings (borrowed until the next call). */
+PETSC_EXTERN PetscErrorCode QepGradientGetMeasuredStrings(QepGradient, PetscInt *n, const QepPauli **strings);
+/* Standard error of each entry of the last shot gradient, from the sample variances of its phases
+ * (the variance given the nudge; the error signal's own shot noise is not included). 0 when exact. */
+PETSC_EXTERN PetscErrorCode QepGradientGetStandardErrors(QepGradient, PetscReal se[]);
+/* New shots (stream) on the states of the last Compute: no new solves for the observable loss; the
+ * error-signal losses re-solve the nudged phases for their new nudge. */
+PETSC_EXTERN PetscErrorCode QepGradientRemeasure(QepGradient, PetscInt64 stream, PetscReal *loss, PetscReal grad[]);

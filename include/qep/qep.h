@@ -10,6 +10,8 @@
 #include <qep/io.h>
 #include <qep/gradient.h>
 #include <qep/train.h>
+#include <qep/measure.h>
+#include <qep/qho.h>
 
 #define QEP_VERSION_STRING "0.1.0"
 

@@ -9,6 +9,7 @@
 #pragma once
 #include <qep/model.h>
 #include <qep/gradient.h>
+#include <qep/qho.h>
 
 /* ---------------------------------------------------------------- datasets ---------------------- */
 typedef struct _p_QepDataset *QepDataset;
@@ -22,6 +23,14 @@ PETSC_EXTERN PetscErrorCode QepDatasetDestroy(QepDataset *);
  * Errors name the file (and line/column for CSV): missing columns, wrong field counts, non-numbers,
  * NaN/inf, no data rows. */
 PETSC_EXTERN PetscErrorCode QepDatasetLoad(QepDataset, const char path[], QepModel model);
+/* What a dataset needs of a model (any kind, e.g. an oscillator network): its number of input
+ * features and its output names, which name the target columns. */
+typedef struct {
+  PetscInt           ninputs, noutputs;
+  const char *const *outputs; /* [noutputs] */
+} QepDatasetColumns;
+PETSC_EXTERN PetscErrorCode QepDatasetLoadColumns(QepDataset, const char path[], const QepDatasetColumns *);
+PETSC_EXTERN PetscErrorCode QepDatasetWriteCSVColumns(QepDataset, const char path[], const QepDatasetColumns *);
 /* Built-in demo tasks for a model (see README "Demo tasks"): "parity" (2-bit parity of inputs ±1
  * with Gaussian jitter `noise`; unused by phase), "phase" (transverse field Γ of a TFIM chain uniform in [0.2, 1.8);
  * target 1 for the ordered phase Γ < 1, else 0). n examples from seed. */
@@ -76,7 +85,7 @@ typedef struct {
   PetscReal      test_loss;      /* mean loss on the test set at the last evaluation */
   PetscReal      test_accuracy;  /* classification accuracy at the last evaluation (-1 if not a classification task) */
   PetscReal      grad_norm;      /* 2-norm of the last mean gradient */
-  PetscLogDouble matvecs;        /* operator applications in all groups */
+  PetscLogDouble matvecs;        /* operator applications in all groups (oscillator networks: ground-state solves) */
   PetscLogDouble time;           /* wall seconds of this run */
 } QepTrainResult;
 
@@ -92,7 +101,9 @@ PETSC_EXTERN PetscErrorCode QepTrainerDestroy(QepTrainer *);
 PETSC_EXTERN PetscErrorCode QepTrainerSetFromOptions(QepTrainer);
 PETSC_EXTERN PetscErrorCode QepTrainerRun(QepTrainer);
 PETSC_EXTERN PetscErrorCode QepTrainerGetResult(QepTrainer, QepTrainResult *);
-/* The (group-local) model being trained, borrowed; its parameters are the trained ones after Run. */
+/* The (group-local) system being trained, borrowed; its parameters are the trained ones after Run.
+ * A spin model (-qep_model other than qho) or an oscillator network (-qep_model qho); the other is NULL. */
 PETSC_EXTERN PetscErrorCode QepTrainerGetModel(QepTrainer, QepModel *);
+PETSC_EXTERN PetscErrorCode QepTrainerGetOscillators(QepTrainer, QepQho *);
 /* Writes the JSON summary (command, n, ranks, groups, steps, final, parameters, time_s, log). */
 PETSC_EXTERN PetscErrorCode QepTrainerWriteJSON(QepTrainer, const char path[]);

@@ -46,3 +46,17 @@ PetscErrorCode QepCliJSONHeader(QepJSON json, MPI_Comm comm, const char command[
   PetscCall(PetscFree(opts));
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode QepCliReadExample(MPI_Comm comm, QepModel model, PetscReal **x, PetscReal **y)
+{
+  PetscInt ninputs, noutputs, nx, ny;
+
+  PetscFunctionBegin;
+  PetscCall(QepModelGetNumInputs(model, &ninputs));
+  PetscCall(QepModelGetNumOutputs(model, &noutputs));
+  PetscCall(QepCliGetRealList("-qep_input", "Input features x0,x1,... of the example", x, &nx));
+  PetscCall(QepCliGetRealList("-qep_target", "Targets, one per model output in the model's output order", y, &ny));
+  PetscCheck(nx == ninputs, comm, PETSC_ERR_USER_INPUT, "-qep_input has %" PetscInt_FMT " values but the model has %" PetscInt_FMT " input features", nx, ninputs);
+  PetscCheck(ny == noutputs, comm, PETSC_ERR_USER_INPUT, "-qep_target has %" PetscInt_FMT " values but the model has %" PetscInt_FMT " outputs", ny, noutputs);
+  PetscFunctionReturn(0);
+}

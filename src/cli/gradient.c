@@ -21,20 +21,6 @@ static PetscErrorCode GetOptions(MPI_Comm comm, GradientOptions *o)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode ReadExample(MPI_Comm comm, QepModel model, PetscReal **x, PetscReal **y)
-{
-  PetscInt ninputs, noutputs, nx, ny;
-
-  PetscFunctionBegin;
-  PetscCall(QepModelGetNumInputs(model, &ninputs));
-  PetscCall(QepModelGetNumOutputs(model, &noutputs));
-  PetscCall(QepCliGetRealList("-qep_input", "Input features x0,x1,... of the example", x, &nx));
-  PetscCall(QepCliGetRealList("-qep_target", "Targets, one per model output in the model's output order", y, &ny));
-  PetscCheck(nx == ninputs, comm, PETSC_ERR_USER_INPUT, "-qep_input has %" PetscInt_FMT " values but the model has %" PetscInt_FMT " input features", nx, ninputs);
-  PetscCheck(ny == noutputs, comm, PETSC_ERR_USER_INPUT, "-qep_target has %" PetscInt_FMT " values but the model has %" PetscInt_FMT " outputs", ny, noutputs);
-  PetscFunctionReturn(0);
-}
-
 static PetscErrorCode PrintTable(MPI_Comm comm, QepModel model, const PetscReal theta[], const PetscReal grad[], const PetscReal ref[], QepReferenceType rt)
 {
   PetscInt  np;
@@ -54,6 +40,31 @@ static PetscErrorCode PrintTable(MPI_Comm comm, QepModel model, const PetscReal 
     } else PetscCall(PetscPrintf(comm, "  %-16s % 14.6g % 18.10e\n", name, (double)theta[k], (double)grad[k]));
   }
   if (ref) PetscCall(PetscPrintf(comm, "  max |QEP - %s| = %.3e (max |%s| = %.3e)\n", QepReferenceTypes[rt], (double)maxdiff, QepReferenceTypes[rt], (double)refnorm));
+  PetscFunctionReturn(0);
+}
+
+/* Shot mode: the measurement plan (settings x phases x shots) and each entry's standard error. */
+static PetscErrorCode PrintShots(MPI_Comm comm, QepModel model, QepGradient grad)
+{
+  PetscInt64 nshots, per;
+  PetscInt   nsettings, nphases, np;
+  PetscReal *se;
+
+  PetscFunctionBegin;
+  PetscCall(QepGradientGetShots(grad, &nshots, NULL));
+  if (!nshots) PetscFunctionReturn(0);
+  PetscCall(QepGradientGetMeasurementPlan(grad, &nsettings, &nphases, &per));
+  PetscCall(PetscPrintf(comm, "  shots:  %" PetscInt64_FMT " per setting and phase; %" PetscInt_FMT " setting(s) x %" PetscInt_FMT " phase(s) = %" PetscInt64_FMT " preparations for this gradient\n",
+                        nshots, nsettings, nphases, per));
+  PetscCall(QepModelGetNumParameters(model, &np));
+  PetscCall(PetscMalloc1(np, &se));
+  PetscCall(QepGradientGetStandardErrors(grad, se));
+  for (PetscInt k = 0; k < np; k++) {
+    const char *name;
+    PetscCall(QepModelGetParameterName(model, k, &name));
+    PetscCall(PetscPrintf(comm, "  %-16s standard error %.3e\n", name, (double)se[k]));
+  }
+  PetscCall(PetscFree(se));
   PetscFunctionReturn(0);
 }
 
@@ -97,6 +108,25 @@ static PetscErrorCode WriteJSON(MPI_Comm comm, const char path[], QepModel model
   PetscCall(QepJSONReal(json, "gap", st->gap));
   PetscCall(JSONNamedValues(json, "parameters", model, theta));
   PetscCall(JSONNamedValues(json, "gradient", model, g));
+  {
+    PetscInt64 nshots, per;
+    PetscInt   nsettings, nphases;
+    PetscCall(QepGradientGetShots(grad, &nshots, NULL));
+    PetscCall(QepJSONInt(json, "shots", nshots));
+    if (nshots) { /* the measurement accounting of this gradient and its standard errors */
+      PetscInt   np;
+      PetscReal *se;
+      PetscCall(QepGradientGetMeasurementPlan(grad, &nsettings, &nphases, &per));
+      PetscCall(QepJSONInt(json, "measurement_settings", nsettings));
+      PetscCall(QepJSONInt(json, "phases", nphases));
+      PetscCall(QepJSONInt(json, "preparations", per));
+      PetscCall(QepModelGetNumParameters(model, &np));
+      PetscCall(PetscMalloc1(np, &se));
+      PetscCall(QepGradientGetStandardErrors(grad, se));
+      PetscCall(JSONNamedValues(json, "standard_error", model, se));
+      PetscCall(PetscFree(se));
+    }
+  }
   if (ref) {
     PetscCall(QepJSONString(json, "reference_type", QepReferenceTypes[rt]));
     PetscCall(JSONNamedValues(json, "reference", model, ref));
@@ -140,7 +170,7 @@ PetscErrorCode QepCliGradient(MPI_Comm comm)
   PetscCall(GetOptions(comm, &opts));
   PetscCall(QepModelCreate(comm, &model));
   PetscCall(QepModelSetFromOptions(model));
-  PetscCall(ReadExample(comm, model, &x, &y));
+  PetscCall(QepCliReadExample(comm, model, &x, &y));
   PetscCall(QepModelGetNumQubits(model, &n));
   PetscCall(QepModelGetNumParameters(model, &np));
   PetscCheck(np > 0, comm, PETSC_ERR_USER_INPUT, "The model has no trainable parameters: declare them with 'param' lines or a -qep_*_trainable generator option");
@@ -163,6 +193,7 @@ PetscErrorCode QepCliGradient(MPI_Comm comm)
   PetscCall(PetscPrintf(comm, "  free:   %" PetscInt_FMT " solve(s), %" PetscInt_FMT " matvecs, %.3f s;  gap %.4e\n", st.free_solves, st.free_matvecs, st.time_free, (double)st.gap));
   PetscCall(PetscPrintf(comm, "  nudged: %" PetscInt_FMT " solve(s), %" PetscInt_FMT " matvecs, %.3f s (warm-started from the free state)\n", st.nudged_solves, st.nudged_matvecs,
                         st.time_nudged));
+  PetscCall(PrintShots(comm, model, grad));
   PetscCall(PrintTable(comm, model, theta, g, opts.reference ? ref : NULL, opts.reference));
   if (opts.reference) PetscCall(PetscPrintf(comm, "  time: QEP %.3f s, reference %.3f s\n", t1 - t0, t2 - t1));
   if (opts.has_json) PetscCall(WriteJSON(comm, opts.json, model, grad, &st, loss, theta, g, opts.reference ? ref : NULL, opts.reference, t1 - t0, t2 - t1));

@@ -14,6 +14,7 @@ static const char help[] = "qep: Quantum Equilibrium Propagation on PETSc/SLEPc.
                            "  ground     ground state of a model: energy, gap, observables (JSON, HDF5)\n"
                            "  gradient   QEP gradient of a loss for one example, optionally against an exact reference\n"
                            "  train      train a model on a dataset (progress, CSV log, checkpoints, JSON)\n"
+                           "  shots      shot-based QEP gradients: bias, variance and MSE over a sweep of beta and shots\n"
                            "Run `qep <command> -help` for the options of a command.\n\n";
 
 #define QEP_ABORT_GRACE_SECONDS 10.0 /* failing ranks wait this long for the others before aborting */
@@ -74,12 +75,13 @@ static PetscErrorCode Dispatch(const char *command)
     PetscCall(PetscOptionsHasHelp(NULL, &hashelp));
     if (hashelp) PetscFunctionReturn(0); /* SlepcInitialize already printed the usage */
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s", help));
-    SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "No command given; the commands are: ground, gradient, train");
+    SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "No command given; the commands are: ground, gradient, train, shots");
   }
   if (!strcmp(command, "ground")) PetscCall(QepCliGround(PETSC_COMM_WORLD));
   else if (!strcmp(command, "gradient")) PetscCall(QepCliGradient(PETSC_COMM_WORLD));
   else if (!strcmp(command, "train")) PetscCall(QepCliTrain(PETSC_COMM_WORLD));
-  else SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "Unknown command '%s'; the commands are: ground, gradient, train", command);
+  else if (!strcmp(command, "shots")) PetscCall(QepCliShots(PETSC_COMM_WORLD));
+  else SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "Unknown command '%s'; the commands are: ground, gradient, train, shots", command);
   PetscFunctionReturn(0);
 }
 

@@ -11,7 +11,6 @@ const char *const QepReferenceTypes[] = {"none", "linear", "fd", "QepReferenceTy
 #define QEP_DEFAULT_BETA         1e-2
 #define QEP_DEFAULT_FD_STEP      1e-4
 #define QEP_DEFAULT_WARM_CACHEMB 1024.0 /* memory for per-example warm-start states */
-#define QEP_MAX_STENCIL          4
 #define QEP_DEFAULT_GAP_EVERY    10 /* a warm solve with the gap costs ~4x one without (Krylov-Schur re-finds E1) */
 
 PetscErrorCode QepGradientCreate(QepModel model, QepGradient *grad)
@@ -32,6 +31,7 @@ PetscErrorCode QepGradientCreate(QepModel model, QepGradient *grad)
   g->optype        = QEP_OPERATOR_AIJ;
   g->identity      = -1;
   g->stats.gap     = -1;
+  g->shot_seed     = 1;
   *grad            = g;
   PetscFunctionReturn(0);
 }
@@ -52,6 +52,8 @@ PetscErrorCode QepGradientDestroy(QepGradient *grad)
   PetscFunctionBegin;
   if (!g) PetscFunctionReturn(0);
   PetscCall(ClearCache(g));
+  PetscCall(QepGradientDestroyShots(g));
+  PetscCall(PetscFree2(g->se, g->ybuf));
   if (g->setup) PetscCall(QepGradientFreeTermLists(g));
   PetscCall(PetscFree5(g->strings, g->hcoef, g->nudge, g->coef, g->expect));
   PetscCall(QepExpectationDestroy(&g->plan));
@@ -93,6 +95,70 @@ PetscErrorCode QepGradientSetLoss(QepGradient g, QepLossType loss)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode QepGradientSetShots(QepGradient g, PetscInt64 nshots, PetscInt64 seed)
+{
+  PetscFunctionBegin;
+  PetscCheck(nshots >= 0, g->comm, PETSC_ERR_ARG_OUTOFRANGE, "The number of shots must be positive (or 0 for exact expectations); got %" PetscInt64_FMT, nshots);
+  PetscCheck(!g->setup || (nshots > 0) == (g->nshots > 0), g->comm, PETSC_ERR_ORDER, "Switch between exact and shot expectations before QepGradientSetUp");
+  g->nshots    = nshots;
+  g->shot_seed = seed;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientGetShots(QepGradient g, PetscInt64 *nshots, PetscInt64 *seed)
+{
+  PetscFunctionBegin;
+  if (nshots) *nshots = g->nshots;
+  if (seed) *seed = g->shot_seed;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientSetShotStream(QepGradient g, PetscInt64 stream)
+{
+  PetscFunctionBegin;
+  g->shot_stream = stream;
+  g->stream_set  = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientGetMeasurementPlan(QepGradient g, PetscInt *nsettings, PetscInt *nphases, PetscInt64 *shots)
+{
+  PetscInt ns = 0, np;
+
+  PetscFunctionBegin;
+  PetscCall(QepGradientSetUp(g));
+  if (g->meas) PetscCall(QepMeasurementGetNumSettings(g->meas, &ns));
+  np = 1 + (g->estimator == QEP_ESTIMATOR_ONESIDED ? 1 : g->estimator == QEP_ESTIMATOR_CENTERED ? 2 : 4);
+  if (nsettings) *nsettings = ns;
+  if (nphases) *nphases = np;
+  if (shots) *shots = g->nshots * ns * np;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientGetMeasuredStrings(QepGradient g, PetscInt *n, const QepPauli **strings)
+{
+  PetscFunctionBegin;
+  PetscCall(QepGradientSetUp(g));
+  PetscCheck(g->meas, g->comm, PETSC_ERR_ORDER, "No measured strings: set -qep_shots N > 0 before QepGradientSetUp");
+  *n = g->nmeasured;
+  if (strings) {
+    /* measured strings keep their operator order; hand out a view of the first nmeasured of a copy */
+    PetscCall(PetscFree(g->measured_view));
+    PetscCall(PetscMalloc1(g->nmeasured, &g->measured_view));
+    for (PetscInt m = 0; m < g->nmeasured; m++) g->measured_view[m] = g->strings[g->measured[m]];
+    *strings = g->measured_view;
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientGetStandardErrors(QepGradient g, PetscReal se[])
+{
+  PetscFunctionBegin;
+  PetscCheck(g->setup, g->comm, PETSC_ERR_ORDER, "Compute a gradient first");
+  PetscCall(PetscArraycpy(se, g->se, g->nparams));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode QepGradientSetFDStep(QepGradient g, PetscReal h)
 {
   PetscFunctionBegin;
@@ -103,7 +169,8 @@ PetscErrorCode QepGradientSetFDStep(QepGradient g, PetscReal h)
 
 PetscErrorCode QepGradientSetFromOptions(QepGradient g)
 {
-  PetscReal beta = g->beta, h = g->fd_step;
+  PetscReal  beta = g->beta, h = g->fd_step;
+  PetscInt   nshots = (PetscInt)g->nshots, seed = (PetscInt)g->shot_seed; /* PetscOptionsInt: 32-bit in the default build */
 
   PetscFunctionBegin;
   PetscOptionsBegin(g->comm, NULL, "QEP gradient options", "QepGradient");
@@ -116,7 +183,10 @@ PetscErrorCode QepGradientSetFromOptions(QepGradient g)
   PetscCall(PetscOptionsInt("-qep_gap_every", "Recompute an example's gap (degeneracy check) on every K-th free solve of it; 1 = always", "QepGradientCompute", g->gap_every,
                             &g->gap_every, NULL));
   PetscCall(PetscOptionsEnum("-qep_operator", "Hamiltonian storage: aij or shell", "QepOperatorSetType", QepOperatorTypes, (PetscEnum)g->optype, (PetscEnum *)&g->optype, NULL));
+  PetscCall(PetscOptionsInt("-qep_shots", "Shots per measurement setting and phase (0: exact expectations)", "QepGradientSetShots", nshots, &nshots, NULL));
+  PetscCall(PetscOptionsInt("-qep_shot_seed", "Seed of the shot sampling", "QepGradientSetShots", seed, &seed, NULL));
   PetscOptionsEnd();
+  PetscCall(QepGradientSetShots(g, nshots, seed));
   PetscCall(QepGradientSetBeta(g, beta));
   PetscCall(QepGradientSetFDStep(g, h));
   PetscCheck(g->gap_every >= 1, g->comm, PETSC_ERR_ARG_OUTOFRANGE, "-qep_gap_every must be >= 1, got %" PetscInt_FMT, g->gap_every);
@@ -191,6 +261,8 @@ PetscErrorCode QepGradientSetUp(QepGradient g)
   PetscCall(QepOperatorCreateVec(g->op, &g->psi0));
   PetscCall(QepGroundSolverGetComputeGap(g->free, &g->gap_wanted));
   PetscCall(QepExpectationCreate(g->psi0, g->nstrings, g->strings, &g->plan));
+  PetscCall(PetscCalloc2(g->nparams, &g->se, g->noutputs + 1, &g->ybuf));
+  PetscCall(QepGradientSetUpShots(g));
   g->setup = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
@@ -331,12 +403,21 @@ static PetscErrorCode CheckNudgeAgainstGap(QepGradient g)
           (double)g->stats.gap, (double)(bmax * norm), (double)bmax, hint);
 }
 
-/* Free solve of one example (warm from its cached state) followed by the nudge and the loss. */
+/* Shot mode: the free phase's expectations (and so the outputs, the loss and any error signal)
+ * become shot means. */
+static PetscErrorCode MeasureFree(QepGradient g)
+{
+  PetscFunctionBegin;
+  PetscCall(QepGradientMeasurePhase(g, g->psi0, g->shot_stream, 0));
+  QepGradientOutputValues(g);
+  PetscFunctionReturn(0);
+}
+
 /* Free solve of one example, warm-started from its previous free state, then the nudge and the
  * loss. The gap (a second eigenpair, which a warm Krylov-Schur solve must find afresh) is computed
  * on the example's first solve and every gap_every-th one; in between its last gap serves the
  * degeneracy check. */
-static PetscErrorCode FreePhase(QepGradient g, PetscInt example, const PetscReal x[], const PetscReal y[], PetscReal *loss)
+static PetscErrorCode FreePhase(QepGradient g, PetscInt example, const PetscReal x[], const PetscReal y[], PetscBool measure, PetscReal *loss)
 {
   QepWarmEntry *e;
   PetscBool     gap, warm;
@@ -355,6 +436,7 @@ static PetscErrorCode FreePhase(QepGradient g, PetscInt example, const PetscReal
     e->visits++;
     PetscCall(VecCopy(g->psi0, e->psi));
   }
+  if (measure && g->nshots) PetscCall(MeasureFree(g));
   PetscCall(QepGradientBuildNudge(g, y, loss));
   PetscCall(CheckNudgeAgainstGap(g));
   PetscFunctionReturn(0);
@@ -363,7 +445,8 @@ static PetscErrorCode FreePhase(QepGradient g, PetscInt example, const PetscReal
 /* Every phase writes its own coefficients before solving (FreeSolve: hcoef; here: hcoef + β nudge),
  * so nothing needs to restore the operator afterwards. */
 /* g(β) for one nudge strength: coefficients hcoef + β nudge, warm start from the free state. */
-static PetscErrorCode NudgedPhase(QepGradient g, PetscReal beta, PetscReal gbeta[])
+/* Phase j of the stencil: shot mode keeps its state (for Remeasure) and measures it. */
+static PetscErrorCode NudgedPhase(QepGradient g, PetscInt j, PetscReal beta, PetscReal gbeta[])
 {
   Vec psi;
 
@@ -374,7 +457,11 @@ static PetscErrorCode NudgedPhase(QepGradient g, PetscReal beta, PetscReal gbeta
   PetscCall(QepGroundSolverSolve(g->nudged));
   PetscCall(AccountSolve(g, g->nudged, PETSC_FALSE));
   PetscCall(QepGroundSolverGetState(g->nudged, &psi));
-  PetscCall(QepExpectationCompute(g->plan, psi, g->expect));
+  if (g->nshots) {
+    if (!g->phase_psi[j]) PetscCall(VecDuplicate(psi, &g->phase_psi[j]));
+    PetscCall(VecCopy(psi, g->phase_psi[j]));
+    PetscCall(QepGradientMeasurePhase(g, psi, g->shot_stream, j + 1));
+  } else PetscCall(QepExpectationCompute(g->plan, psi, g->expect));
   PetscCall(QepGradientParameterSums(g, g->expect, gbeta));
   PetscFunctionReturn(0);
 }
@@ -398,22 +485,77 @@ static void Stencil(QepEstimator e, PetscReal beta, PetscInt *m, PetscReal b[], 
   }
 }
 
-PetscErrorCode QepGradientCompute(QepGradient g, PetscInt example, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal grad[])
+/* The stream of this Compute's shots: the one set by SetShotStream, else a call counter. */
+static void NextStream(QepGradient g)
 {
-  PetscInt   m  = 0;
-  PetscReal  b[QEP_MAX_STENCIL], w[QEP_MAX_STENCIL], w0 = 0, L, *gb;
+  if (!g->stream_set) g->shot_stream = g->calls;
+  g->stream_set = PETSC_FALSE;
+  g->calls++;
+}
+
+/* w_p² Var(g_p) summed over the phases of the stencil: the variance of the shot gradient given the nudge. */
+static void AddPhaseVariance(QepGradient g, PetscReal weight)
+{
+  if (!g->nshots) return;
+  for (PetscInt k = 0; k < g->nparams; k++) g->se[k] += weight * weight * g->phase_var[k];
+}
+
+/* grad = w0 g(0) + Σ_j w_j g(β_j), the nudged phases solved (solve = TRUE) or only re-measured. */
+static PetscErrorCode ApplyStencil(QepGradient g, PetscBool solve, PetscReal grad[])
+{
+  PetscReal *gb;
 
   PetscFunctionBegin;
-  PetscCall(FreePhase(g, example, x, y, &L));
   PetscCall(PetscMalloc1(g->nparams, &gb));
-  Stencil(g->estimator, g->beta, &m, b, w, &w0);
+  PetscCall(PetscArrayzero(g->se, g->nparams));
   PetscCall(QepGradientParameterSums(g, g->expect, gb)); /* g(0) from the free phase */
-  for (PetscInt k = 0; k < g->nparams; k++) grad[k] = w0 * gb[k];
-  for (PetscInt j = 0; j < m; j++) {
-    PetscCall(NudgedPhase(g, b[j], gb));
-    for (PetscInt k = 0; k < g->nparams; k++) grad[k] += w[j] * gb[k];
+  for (PetscInt k = 0; k < g->nparams; k++) grad[k] = g->sw0 * gb[k];
+  if (g->sw0 != 0) AddPhaseVariance(g, g->sw0);
+  for (PetscInt j = 0; j < g->nstencil; j++) {
+    if (solve) PetscCall(NudgedPhase(g, j, g->sb[j], gb));
+    else {
+      PetscCall(QepGradientMeasurePhase(g, g->phase_psi[j], g->shot_stream, j + 1));
+      PetscCall(QepGradientParameterSums(g, g->expect, gb));
+    }
+    for (PetscInt k = 0; k < g->nparams; k++) grad[k] += g->sw[j] * gb[k];
+    AddPhaseVariance(g, g->sw[j]);
   }
+  for (PetscInt k = 0; k < g->nparams; k++) g->se[k] = PetscSqrtReal(g->se[k]);
   PetscCall(PetscFree(gb));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientCompute(QepGradient g, PetscInt example, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal grad[])
+{
+  PetscReal L;
+
+  PetscFunctionBegin;
+  PetscCall(QepGradientSetUp(g));
+  NextStream(g);
+  PetscCall(FreePhase(g, example, x, y, PETSC_TRUE, &L));
+  Stencil(g->estimator, g->beta, &g->nstencil, g->sb, g->sw, &g->sw0);
+  if (y && g->noutputs) PetscCall(PetscArraycpy(g->ybuf, y, g->noutputs));
+  PetscCall(ApplyStencil(g, PETSC_TRUE, grad));
+  g->have_phases = g->nshots ? PETSC_TRUE : PETSC_FALSE;
+  if (loss) *loss = L;
+  PetscFunctionReturn(0);
+}
+
+/* New shots on the states of the last Compute, without new solves when the nudge does not depend on
+ * the free shots (observable loss); error-signal losses re-solve the nudged phases for the new nudge. */
+PetscErrorCode QepGradientRemeasure(QepGradient g, PetscInt64 stream, PetscReal *loss, PetscReal grad[])
+{
+  PetscReal  L;
+  const PetscReal *y = g->noutputs ? g->ybuf : NULL;
+
+  PetscFunctionBegin;
+  PetscCheck(g->have_phases && g->free_valid, g->comm, PETSC_ERR_ORDER, "Remeasure needs a previous QepGradientCompute in shot mode (-qep_shots N > 0)");
+  PetscCall(QepGradientSetShotStream(g, stream));
+  NextStream(g);
+  PetscCall(MeasureFree(g));
+  PetscCall(QepGradientBuildNudge(g, y, &L));
+  PetscCall(CheckNudgeAgainstGap(g));
+  PetscCall(ApplyStencil(g, g->loss == QEP_LOSS_OBSERVABLE ? PETSC_FALSE : PETSC_TRUE, grad));
   if (loss) *loss = L;
   PetscFunctionReturn(0);
 }
@@ -423,7 +565,8 @@ PetscErrorCode QepGradientComputeLoss(QepGradient g, PetscInt example, const Pet
   PetscReal L;
 
   PetscFunctionBegin;
-  PetscCall(FreePhase(g, example, x, y, &L));
+  PetscCall(FreePhase(g, example, x, y, PETSC_FALSE, &L)); /* exact: evaluation monitors the true loss */
+  g->have_phases = PETSC_FALSE;
   if (loss) *loss = L;
   if (out && g->noutputs) PetscCall(PetscArraycpy(out, g->outval, g->noutputs));
   PetscFunctionReturn(0);

@@ -5,6 +5,9 @@
  * has nstrings entries. psi0 holds the last free ground state while free_valid is true. */
 #pragma once
 #include "qepimpl.h"
+#include <qep/measure.h>
+
+#define QEP_MAX_STENCIL 4
 
 typedef struct {
   PetscInt  n;
@@ -53,6 +56,27 @@ struct _p_QepGradient {
   PetscInt      ncache, acache; /* warm-start states per example */
   QepWarmEntry *cache;
 
+  /* Shot mode (nshots > 0): every phase's expectations are means of projective measurements. */
+  PetscInt64     nshots, shot_seed;
+  PetscInt64     shot_stream;  /* base stream of the next Compute (SetShotStream or a call counter) */
+  PetscBool      stream_set;
+  PetscInt64     calls;
+  QepMeasurement meas;         /* settings over the measured strings */
+  PetscInt       nmeasured;
+  PetscInt      *measured;     /* [nmeasured] operator string index of each measured string */
+  PetscInt      *set_cstart;   /* [nsettings+1] parameter couplings of each setting: */
+  PetscInt      *set_cmember;  /*   position of the string in the setting's member list */
+  PetscInt      *set_cparam;   /*   parameter index */
+  PetscReal     *set_cfactor;  /*   factor */
+  PetscReal     *phase_var;    /* [nparams] variance of the last measured phase's g_k estimate */
+  PetscReal     *se;           /* [nparams] standard error of the last gradient (0 when exact) */
+  PetscInt       nstencil;     /* stencil of the last Compute, kept for Remeasure */
+  PetscReal      sb[QEP_MAX_STENCIL], sw[QEP_MAX_STENCIL], sw0;
+  Vec            phase_psi[QEP_MAX_STENCIL]; /* nudged states of the last Compute (shot mode) */
+  PetscReal     *ybuf;         /* [noutputs] targets of the last Compute */
+  PetscBool      have_phases;
+  QepPauli      *measured_view;
+
   QepGradientStats stats;
 };
 
@@ -72,6 +96,11 @@ PETSC_INTERN void QepGradientOutputValues(QepGradient);
 /* loss.c: the extra strings of the nudge (outputs, squares, identity), added to `all`. */
 PETSC_INTERN PetscErrorCode QepGradientCollectStrings(QepGradient, QepPauliSum *all);
 PETSC_INTERN PetscErrorCode QepGradientFreeTermLists(QepGradient);
+/* shots.c: measurement settings of the strings the gradient needs; the shot estimate of one phase
+ * (phase 0 = free) from state psi into expect[] (measured strings; identity 1) and phase_var[]. */
+PETSC_INTERN PetscErrorCode QepGradientSetUpShots(QepGradient);
+PETSC_INTERN PetscErrorCode QepGradientDestroyShots(QepGradient);
+PETSC_INTERN PetscErrorCode QepGradientMeasurePhase(QepGradient, Vec psi, PetscInt64 stream, PetscInt phase);
 /* reference.c */
 PETSC_INTERN PetscErrorCode QepGradientLinearResponse(QepGradient, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal grad[]);
 PETSC_INTERN PetscErrorCode QepGradientFiniteDifferences(QepGradient, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal grad[]);

@@ -141,18 +141,18 @@ static PetscInt InputColumnIndex(const char s[], PetscInt ninputs)
 }
 
 /* Name of required column r (inputs first, then targets); buf holds "x<r>" for inputs. */
-static PetscErrorCode ColumnName(QepModel model, PetscInt ninputs, PetscInt r, char buf[32], const char **name)
+static PetscErrorCode ColumnName(const QepDatasetColumns *cols, PetscInt ninputs, PetscInt r, char buf[32], const char **name)
 {
   PetscFunctionBegin;
   if (r < ninputs) {
     snprintf(buf, 32, "x%" PetscInt_FMT, r);
     *name = buf;
-  } else PetscCall(QepModelGetOutput(model, r - ninputs, name, NULL));
+  } else *name = cols->outputs[r - ninputs];
   PetscFunctionReturn(0);
 }
 
 /* "x0, x1, m, zz" (shortened with "..." when long), for error messages. */
-static PetscErrorCode RequiredColumnList(QepModel model, PetscInt ninputs, PetscInt nreq, char list[], size_t len)
+static PetscErrorCode RequiredColumnList(const QepDatasetColumns *cols, PetscInt ninputs, PetscInt nreq, char list[], size_t len)
 {
   size_t used = 0;
 
@@ -162,7 +162,7 @@ static PetscErrorCode RequiredColumnList(QepModel model, PetscInt ninputs, Petsc
     char        buf[32];
     const char *name;
     int         w;
-    PetscCall(ColumnName(model, ninputs, r, buf, &name));
+    PetscCall(ColumnName(cols, ninputs, r, buf, &name));
     w = snprintf(list + used, len - used, "%s%s", r ? ", " : "", name);
     if (w < 0 || used + (size_t)w >= len - 4) {
       snprintf(list + PetscMin(used, len - 5), 5, "...");
@@ -173,24 +173,40 @@ static PetscErrorCode RequiredColumnList(QepModel model, PetscInt ninputs, Petsc
   PetscFunctionReturn(0);
 }
 
-/* The model's sizes, and the checks every reader and writer needs: there must be outputs (the targets
+/* The column sizes, and the checks every reader and writer needs: there must be outputs (the targets
  * are matched to them by name) and no output may be named like an input column. */
-static PetscErrorCode ModelColumns(MPI_Comm comm, QepModel model, const char path[], PetscInt *ninputs, PetscInt *noutputs)
+static PetscErrorCode CheckColumns(MPI_Comm comm, const QepDatasetColumns *cols, const char path[], PetscInt *ninputs, PetscInt *noutputs)
 {
   PetscFunctionBegin;
-  PetscCheck(model, comm, PETSC_ERR_ARG_NULL, "A dataset needs the model (its input count and output names) to read or write '%s'", path);
-  PetscCall(QepModelGetNumInputs(model, ninputs));
-  PetscCall(QepModelGetNumOutputs(model, noutputs));
+  PetscCheck(cols, comm, PETSC_ERR_ARG_NULL, "A dataset needs the model (its input count and output names) to read or write '%s'", path);
+  *ninputs  = cols->ninputs;
+  *noutputs = cols->noutputs;
   PetscCheck(*noutputs > 0, comm, PETSC_ERR_USER_INPUT,
-             "The model has no outputs, so the target columns of '%s' cannot be matched to anything; add 'output <name> <coefficient> <Pauli factors>' lines to "
+             "The model has no outputs, so the target columns of '%s' cannot be matched to anything; add 'output' lines to "
              "the model (the dataset then needs one target column per output name)",
              path);
   for (PetscInt o = 0; o < *noutputs; o++) {
-    const char *name;
-    PetscCall(QepModelGetOutput(model, o, &name, NULL));
+    const char *name = cols->outputs[o];
     PetscCheck(InputColumnIndex(name, *ninputs) < 0, comm, PETSC_ERR_USER_INPUT,
                "The model's output '%s' has the name of an input column (x0..x%" PetscInt_FMT "), so dataset columns would be ambiguous; rename the output", name, *ninputs - 1);
   }
+  PetscFunctionReturn(0);
+}
+
+/* Columns of a spin model: its input count and output names (borrowed; free with FreeModelColumns). */
+static PetscErrorCode ModelColumns(QepModel model, QepDatasetColumns *cols)
+{
+  const char **names;
+
+  PetscFunctionBegin;
+  cols->ninputs = cols->noutputs = 0;
+  cols->outputs = NULL;
+  if (!model) PetscFunctionReturn(0);
+  PetscCall(QepModelGetNumInputs(model, &cols->ninputs));
+  PetscCall(QepModelGetNumOutputs(model, &cols->noutputs));
+  PetscCall(PetscMalloc1(cols->noutputs + 1, &names));
+  for (PetscInt o = 0; o < cols->noutputs; o++) PetscCall(QepModelGetOutput(model, o, &names[o], NULL));
+  cols->outputs = names;
   PetscFunctionReturn(0);
 }
 
@@ -303,14 +319,13 @@ static void HeaderList(PetscInt nfields, char *const field[], char list[], size_
 }
 
 /* Required column index of header name h: 0..ninputs-1 for x<k>, ninputs+o for output o, else -1. */
-static PetscErrorCode MatchColumn(QepModel model, PetscInt ninputs, PetscInt noutputs, const char h[], PetscInt *r)
+static PetscErrorCode MatchColumn(const QepDatasetColumns *cols, PetscInt ninputs, PetscInt noutputs, const char h[], PetscInt *r)
 {
   PetscFunctionBegin;
   *r = InputColumnIndex(h, ninputs);
   if (*r >= 0) PetscFunctionReturn(0);
   for (PetscInt o = 0; o < noutputs; o++) {
-    const char *name;
-    PetscCall(QepModelGetOutput(model, o, &name, NULL));
+    const char *name = cols->outputs[o];
     if (!strcmp(name, h)) {
       *r = ninputs + o;
       break;
@@ -320,7 +335,7 @@ static PetscErrorCode MatchColumn(QepModel model, PetscInt ninputs, PetscInt nou
 }
 
 /* Fills col[r] = header field of required column r; every required column exactly once. */
-static PetscErrorCode MapHeader(Csv *cs, QepModel model, PetscInt ninputs, PetscInt noutputs, PetscInt nfields, char *const field[], PetscInt col[])
+static PetscErrorCode MapHeader(Csv *cs, const QepDatasetColumns *cols, PetscInt ninputs, PetscInt noutputs, PetscInt nfields, char *const field[], PetscInt col[])
 {
   PetscInt nreq = ninputs + noutputs;
   char     buf[32], required[QEP_LIST_LEN], have[QEP_LIST_LEN];
@@ -329,7 +344,7 @@ static PetscErrorCode MapHeader(Csv *cs, QepModel model, PetscInt ninputs, Petsc
   for (PetscInt r = 0; r < nreq; r++) col[r] = -1;
   for (PetscInt k = 0; k < nfields; k++) {
     PetscInt r;
-    PetscCall(MatchColumn(model, ninputs, noutputs, field[k], &r));
+    PetscCall(MatchColumn(cols, ninputs, noutputs, field[k], &r));
     if (r < 0) continue;
     CsvCheck(cs, col[r] < 0, PETSC_ERR_FILE_UNEXPECTED, "column '%s' appears twice in the header (fields %" PetscInt_FMT " and %" PetscInt_FMT "); each column may appear once",
              field[k], col[r] + 1, k + 1);
@@ -338,8 +353,8 @@ static PetscErrorCode MapHeader(Csv *cs, QepModel model, PetscInt ninputs, Petsc
   for (PetscInt r = 0; r < nreq; r++) {
     const char *name;
     if (col[r] >= 0) continue;
-    PetscCall(ColumnName(model, ninputs, r, buf, &name));
-    PetscCall(RequiredColumnList(model, ninputs, nreq, required, sizeof(required)));
+    PetscCall(ColumnName(cols, ninputs, r, buf, &name));
+    PetscCall(RequiredColumnList(cols, ninputs, nreq, required, sizeof(required)));
     HeaderList(nfields, field, have, sizeof(have));
     PetscCall(CsvError(cs, PETSC_ERR_FILE_UNEXPECTED, "the header has no column '%s' (%s); required columns: %s; the header has: %s", name,
                        r < ninputs ? "an input feature of the model" : "a target, named after a model output", required, have));
@@ -366,14 +381,14 @@ static PetscErrorCode ParseField(const Csv *cs, const char field[], const char c
 }
 
 /* Parses one data row (already split) into x[0..ninputs) and y[0..noutputs). */
-static PetscErrorCode ParseRow(const Csv *cs, QepModel model, PetscInt ninputs, PetscInt noutputs, char *const field[], const PetscInt col[], PetscReal x[], PetscReal y[])
+static PetscErrorCode ParseRow(const Csv *cs, const QepDatasetColumns *cols, PetscInt ninputs, PetscInt noutputs, char *const field[], const PetscInt col[], PetscReal x[], PetscReal y[])
 {
   char        buf[32];
   const char *name;
 
   PetscFunctionBegin;
   for (PetscInt r = 0; r < ninputs + noutputs; r++) {
-    PetscCall(ColumnName(model, ninputs, r, buf, &name));
+    PetscCall(ColumnName(cols, ninputs, r, buf, &name));
     PetscCall(ParseField(cs, field[col[r]], name, col[r] + 1, r < ninputs ? &x[r] : &y[r - ninputs]));
   }
   PetscFunctionReturn(0);
@@ -386,7 +401,7 @@ typedef struct {
   PetscReal *x, *y;
 } CsvScratch;
 
-static PetscErrorCode ParseCSVBody(Csv *cs, char *text, QepModel model, PetscInt ninputs, PetscInt noutputs, CsvScratch *s, PetscInt *nrows)
+static PetscErrorCode ParseCSVBody(Csv *cs, char *text, const QepDatasetColumns *cols, PetscInt ninputs, PetscInt noutputs, CsvScratch *s, PetscInt *nrows)
 {
   char    *cursor = text, *line = NULL;
   PetscInt nfields = 0, header_line, capacity = 1, n = 0;
@@ -409,7 +424,7 @@ static PetscErrorCode ParseCSVBody(Csv *cs, char *text, QepModel model, PetscInt
   PetscCall(PetscMalloc1(nfields, &s->field));
   PetscCall(PetscMalloc1(ninputs + noutputs, &s->col));
   SplitFields(line, nfields, s->field);
-  PetscCall(MapHeader(cs, model, ninputs, noutputs, nfields, s->field, s->col));
+  PetscCall(MapHeader(cs, cols, ninputs, noutputs, nfields, s->field, s->col));
   PetscCall(AllocateRows(cs->comm, capacity, ninputs, "inputs", &s->x));
   PetscCall(AllocateRows(cs->comm, capacity, noutputs, "targets", &s->y));
   while (NextLine(&cursor, &line, &cs->line)) {
@@ -419,7 +434,7 @@ static PetscErrorCode ParseCSVBody(Csv *cs, char *text, QepModel model, PetscInt
     CsvCheck(cs, count == nfields, PETSC_ERR_FILE_UNEXPECTED, "this row has %" PetscInt_FMT " fields but the header (line %" PetscInt_FMT ") has %" PetscInt_FMT "; fields are separated by ','",
              count, header_line, nfields);
     SplitFields(line, nfields, s->field);
-    PetscCall(ParseRow(cs, model, ninputs, noutputs, s->field, s->col, s->x ? s->x + n * ninputs : NULL, s->y + n * noutputs));
+    PetscCall(ParseRow(cs, cols, ninputs, noutputs, s->field, s->col, s->x ? s->x + n * ninputs : NULL, s->y + n * noutputs));
     n++;
   }
   cs->line = header_line;
@@ -428,7 +443,7 @@ static PetscErrorCode ParseCSVBody(Csv *cs, char *text, QepModel model, PetscInt
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode LoadCSV(QepDataset ds, const char path[], QepModel model, PetscInt ninputs, PetscInt noutputs)
+static PetscErrorCode LoadCSV(QepDataset ds, const char path[], const QepDatasetColumns *cols, PetscInt ninputs, PetscInt noutputs)
 {
   Csv            cs = {ds->comm, path, 0};
   CsvScratch     s  = {NULL, NULL, NULL, NULL};
@@ -438,7 +453,7 @@ static PetscErrorCode LoadCSV(QepDataset ds, const char path[], QepModel model, 
 
   PetscFunctionBegin;
   PetscCall(QepReadTextFile(ds->comm, path, &text));
-  ierr = ParseCSVBody(&cs, text, model, ninputs, noutputs, &s, &n);
+  ierr = ParseCSVBody(&cs, text, cols, ninputs, noutputs, &s, &n);
   PetscCall(PetscFree(text));
   PetscCall(PetscFree(s.field));
   PetscCall(PetscFree(s.col));
@@ -620,19 +635,32 @@ static PetscBool HasExtension(const char path[], const char ext[])
   return (n > e && !strcasecmp(path + n - e, ext)) ? PETSC_TRUE : PETSC_FALSE;
 }
 
-PetscErrorCode QepDatasetLoad(QepDataset ds, const char path[], QepModel model)
+PetscErrorCode QepDatasetLoadColumns(QepDataset ds, const char path[], const QepDatasetColumns *cols)
 {
   PetscInt ninputs, noutputs;
 
   PetscFunctionBegin;
   PetscCheck(path && path[0], ds->comm, PETSC_ERR_ARG_NULL, "QepDatasetLoad: no file name given");
-  PetscCall(ModelColumns(ds->comm, model, path, &ninputs, &noutputs));
-  if (HasExtension(path, ".csv")) PetscCall(LoadCSV(ds, path, model, ninputs, noutputs));
+  PetscCall(CheckColumns(ds->comm, cols, path, &ninputs, &noutputs));
+  if (HasExtension(path, ".csv")) PetscCall(LoadCSV(ds, path, cols, ninputs, noutputs));
   else if (HasExtension(path, ".h5") || HasExtension(path, ".hdf5")) PetscCall(LoadHDF5(ds, path, ninputs, noutputs));
   else
     SETERRQ(ds->comm, PETSC_ERR_USER_INPUT,
             "Cannot tell the format of dataset file '%s' from its extension; allowed: .csv (text with a header row) or .h5/.hdf5 (HDF5 with datasets 'inputs' and 'targets')",
             path);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepDatasetLoad(QepDataset ds, const char path[], QepModel model)
+{
+  QepDatasetColumns cols;
+  PetscErrorCode    ierr;
+
+  PetscFunctionBegin;
+  PetscCall(ModelColumns(model, &cols));
+  ierr = QepDatasetLoadColumns(ds, path, model ? &cols : NULL);
+  PetscCall(PetscFree(cols.outputs));
+  PetscCall(ierr);
   PetscFunctionReturn(0);
 }
 
@@ -796,14 +824,14 @@ static PetscBool IsWritableColumnName(const char s[])
   return strpbrk(s, ",\"\n") ? PETSC_FALSE : PETSC_TRUE;
 }
 
-static PetscErrorCode BuildCSV(QepDataset ds, QepModel model, Text *t)
+static PetscErrorCode BuildCSV(QepDataset ds, const QepDatasetColumns *cols, Text *t)
 {
   char        num[34], buf[32];
   const char *name;
 
   PetscFunctionBegin;
   for (PetscInt r = 0; r < ds->ninputs + ds->noutputs; r++) {
-    PetscCall(ColumnName(model, ds->ninputs, r, buf, &name));
+    PetscCall(ColumnName(cols, ds->ninputs, r, buf, &name));
     PetscCheck(IsWritableColumnName(name), ds->comm, PETSC_ERR_ARG_WRONG,
                "Output name '%s' cannot be a CSV column (it is empty or holds ',', '\"', a line break, outer blanks or a leading '#')", name);
     if (r) PetscCall(TextAppend(t, ","));
@@ -821,7 +849,7 @@ static PetscErrorCode BuildCSV(QepDataset ds, QepModel model, Text *t)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode QepDatasetWriteCSV(QepDataset ds, const char path[], QepModel model)
+PetscErrorCode QepDatasetWriteCSVColumns(QepDataset ds, const char path[], const QepDatasetColumns *cols)
 {
   PetscInt       ninputs, noutputs;
   Text           t = {NULL, 0, 0};
@@ -829,14 +857,27 @@ PetscErrorCode QepDatasetWriteCSV(QepDataset ds, const char path[], QepModel mod
 
   PetscFunctionBegin;
   PetscCheck(path && path[0], ds->comm, PETSC_ERR_ARG_NULL, "QepDatasetWriteCSV: no file name given");
-  PetscCall(ModelColumns(ds->comm, model, path, &ninputs, &noutputs));
+  PetscCall(CheckColumns(ds->comm, cols, path, &ninputs, &noutputs));
   PetscCheck(ninputs == ds->ninputs && noutputs == ds->noutputs, ds->comm, PETSC_ERR_ARG_INCOMP,
              "Cannot write '%s': the dataset has %" PetscInt_FMT " inputs and %" PetscInt_FMT " targets per example, but the model has %" PetscInt_FMT
              " input features and %" PetscInt_FMT " outputs",
              path, ds->ninputs, ds->noutputs, ninputs, noutputs);
-  ierr = BuildCSV(ds, model, &t);
+  ierr = BuildCSV(ds, cols, &t);
   if (!ierr) ierr = QepWriteFileAtomic(ds->comm, path, t.buf, t.len);
   PetscCall(PetscFree(t.buf));
+  PetscCall(ierr);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepDatasetWriteCSV(QepDataset ds, const char path[], QepModel model)
+{
+  QepDatasetColumns cols;
+  PetscErrorCode    ierr;
+
+  PetscFunctionBegin;
+  PetscCall(ModelColumns(model, &cols));
+  ierr = QepDatasetWriteCSVColumns(ds, path, model ? &cols : NULL);
+  PetscCall(PetscFree(cols.outputs));
   PetscCall(ierr);
   PetscFunctionReturn(0);
 }

@@ -5,6 +5,7 @@
  * zeros is exact), so the summed gradient does not depend on G. The epoch's shuffle is a function of
  * (seed, epoch) only, so a restart from a checkpoint replays the same batches. */
 #include "qepimpl.h"
+#include <qep/qho.h>
 #include <errno.h>
 #include <stdarg.h>
 
@@ -15,8 +16,10 @@ struct _p_QepTrainer {
   PetscMPIInt wrank, wsize, grank;
   PetscInt    ngroups, mygroup;
 
-  QepModel     model;
+  QepModel     model; /* spin model (NULL when training an oscillator network) */
   QepGradient  grad;
+  QepQho         qho; /* oscillator network (-qep_model qho) */
+  QepQhoGradient qgrad;
   QepOptimizer opt;
   QepDataset   train, test;
   PetscInt     nparams, noutputs, ntrain, ntest;
@@ -69,6 +72,8 @@ PetscErrorCode QepTrainerDestroy(QepTrainer *trainer)
   PetscFunctionBegin;
   if (!t) PetscFunctionReturn(0);
   PetscCall(QepGradientDestroy(&t->grad));
+  PetscCall(QepQhoGradientDestroy(&t->qgrad));
+  PetscCall(QepQhoDestroy(&t->qho));
   PetscCall(QepOptimizerDestroy(&t->opt));
   PetscCall(QepDatasetDestroy(&t->train));
   PetscCall(QepDatasetDestroy(&t->test));
@@ -139,18 +144,191 @@ static PetscErrorCode SplitGroups(QepTrainer t)
   PetscFunctionReturn(0);
 }
 
+/* ------------------------------------------------------------------------------------------------
+ * The trained system: a spin model with its QepGradient, or an oscillator network with its
+ * QepQhoGradient. Everything below the next section talks to it through these few functions.
+ * ------------------------------------------------------------------------------------------------ */
+
+static PetscErrorCode CreateSystem(QepTrainer t)
+{
+  char      type[64] = "";
+  PetscBool qho;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-qep_model", type, sizeof(type), NULL));
+  PetscCall(PetscStrcmp(type, "qho", &qho));
+  if (qho) {
+    PetscCall(QepQhoCreate(t->group, &t->qho));
+    PetscCall(QepQhoSetFromOptions(t->qho));
+    PetscCall(QepQhoGetSizes(t->qho, NULL, &t->nparams, NULL, &t->noutputs));
+  } else {
+    PetscCall(QepModelCreate(t->group, &t->model));
+    PetscCall(QepModelSetFromOptions(t->model));
+    PetscCall(QepModelGetNumParameters(t->model, &t->nparams));
+    PetscCall(QepModelGetNumOutputs(t->model, &t->noutputs));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CreateSystemGradient(QepTrainer t)
+{
+  PetscFunctionBegin;
+  if (t->qho) {
+    PetscCall(QepQhoGradientCreate(t->qho, &t->qgrad));
+    PetscCall(QepQhoGradientSetFromOptions(t->qgrad));
+  } else {
+    PetscCall(QepGradientCreate(t->model, &t->grad));
+    PetscCall(QepGradientSetFromOptions(t->grad));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode SystemGetParameters(QepTrainer t, PetscReal theta[])
+{
+  PetscFunctionBegin;
+  if (t->qho) PetscCall(QepQhoGetParameters(t->qho, theta));
+  else PetscCall(QepModelGetParameters(t->model, theta));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode SystemSetParameters(QepTrainer t, const PetscReal theta[])
+{
+  PetscFunctionBegin;
+  if (t->qho) PetscCall(QepQhoSetParameters(t->qho, theta));
+  else PetscCall(QepModelSetParameters(t->model, theta));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode SystemParameterName(QepTrainer t, PetscInt k, const char **name)
+{
+  PetscFunctionBegin;
+  if (t->qho) PetscCall(QepQhoGetParameterName(t->qho, k, name));
+  else PetscCall(QepModelGetParameterName(t->model, k, name));
+  PetscFunctionReturn(0);
+}
+
+/* Loss and QEP gradient of training example `example` at step `step`. */
+static PetscErrorCode SystemGradient(QepTrainer t, PetscInt step, PetscInt example, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal g[])
+{
+  PetscFunctionBegin;
+  if (t->qho) PetscCall(QepQhoGradientCompute(t->qgrad, example, x, y, loss, g));
+  else {
+    /* shot mode: the shots of (step, example) are the same for any grouping, rank count or restart */
+    PetscCall(QepGradientSetShotStream(t->grad, (PetscInt64)step * t->ntrain + example));
+    PetscCall(QepGradientCompute(t->grad, example, x, y, loss, g));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode SystemLoss(QepTrainer t, PetscInt example, const PetscReal x[], const PetscReal y[], PetscReal *loss, PetscReal out[])
+{
+  PetscFunctionBegin;
+  if (t->qho) PetscCall(QepQhoGradientComputeLoss(t->qgrad, example, x, y, loss, out));
+  else PetscCall(QepGradientComputeLoss(t->grad, example, x, y, loss, out));
+  PetscFunctionReturn(0);
+}
+
+/* Work done by this group so far: operator applications (spin) or ground-state solves (oscillators). */
+static PetscErrorCode SystemWork(QepTrainer t, PetscLogDouble *work)
+{
+  PetscFunctionBegin;
+  if (t->qho) {
+    QepQhoGradientStats st;
+    PetscCall(QepQhoGradientGetStats(t->qgrad, &st));
+    *work = (PetscLogDouble)st.free_solves + (PetscLogDouble)st.nudged_solves;
+  } else {
+    QepGradientStats st;
+    PetscCall(QepGradientGetStats(t->grad, &st));
+    *work = (PetscLogDouble)st.free_matvecs + (PetscLogDouble)st.nudged_matvecs;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Input count and output names of the oscillator network, for its dataset columns. */
+static PetscErrorCode QhoColumns(QepTrainer t, QepDatasetColumns *cols)
+{
+  const char **names;
+
+  PetscFunctionBegin;
+  PetscCall(QepQhoGetSizes(t->qho, NULL, NULL, &cols->ninputs, &cols->noutputs));
+  PetscCall(PetscMalloc1(cols->noutputs + 1, &names));
+  for (PetscInt o = 0; o < cols->noutputs; o++) PetscCall(QepQhoGetOutputName(t->qho, o, &names[o]));
+  cols->outputs = names;
+  PetscFunctionReturn(0);
+}
+
+#define QEP_STREAM_TEACHER_PARAMS 21
+#define QEP_STREAM_TEACHER_INPUTS 22
+
+/* The oscillator regression task "teacher": a teacher network of the same architecture with every
+ * parameter scaled by a factor uniform in [1 - s, 1 + s] (s = -qep_teacher_spread, default 0.5)
+ * maps inputs uniform in [-1, 1] to targets y_o = ⟨x_o⟩ of its ground state (the positions the
+ * student must reproduce); n examples from seed. */
+static PetscErrorCode GenerateTeacherTask(QepTrainer t, QepDataset ds)
+{
+  PetscInt   nin, nout;
+  PetscReal *theta, *teacher, *x, *y, *zero, loss, spread = 0.5;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-qep_teacher_spread", &spread, NULL));
+  PetscCheck(spread >= 0 && spread < 1, t->world, PETSC_ERR_ARG_OUTOFRANGE, "-qep_teacher_spread must lie in [0, 1); got %g", (double)spread);
+  PetscCall(QepQhoGetSizes(t->qho, NULL, NULL, &nin, &nout));
+  PetscCheck(nin > 0 && nout > 0, t->world, PETSC_ERR_USER_INPUT,
+             "Task 'teacher' needs an oscillator network with input forces and outputs (e.g. -qep_qho_inputs 0,1 -qep_qho_outputs 5); this one has %" PetscInt_FMT
+             " inputs and %" PetscInt_FMT " outputs",
+             nin, nout);
+  PetscCall(PetscMalloc5(t->nparams, &theta, t->nparams, &teacher, t->data_size * nin, &x, t->data_size * nout, &y, nout, &zero));
+  PetscCall(PetscArrayzero(zero, nout));
+  PetscCall(QepQhoGetParameters(t->qho, theta));
+  for (PetscInt k = 0; k < t->nparams; k++) teacher[k] = theta[k] * (1 + spread * (2 * QepRandomUniform(t->seed, QEP_STREAM_TEACHER_PARAMS, k) - 1));
+  for (PetscInt i = 0; i < t->data_size * nin; i++) x[i] = 2 * QepRandomUniform(t->seed, QEP_STREAM_TEACHER_INPUTS, i) - 1;
+  PetscCall(QepQhoSetParameters(t->qho, teacher));
+  for (PetscInt i = 0; i < t->data_size; i++) PetscCall(QepQhoGradientComputeLoss(t->qgrad, -1, x + i * nin, zero, &loss, y + i * nout)); /* y = ⟨x_o⟩ */
+  PetscCall(QepQhoSetParameters(t->qho, theta));
+  PetscCall(QepDatasetSetData(ds, t->data_size, nin, nout, x, y));
+  PetscCall(PetscFree5(theta, teacher, x, y, zero));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode LoadSystemData(QepTrainer t, QepDataset ds, const char path[])
+{
+  PetscFunctionBegin;
+  if (t->qho) {
+    QepDatasetColumns cols;
+    PetscErrorCode    ierr;
+    PetscCall(QhoColumns(t, &cols));
+    ierr = QepDatasetLoadColumns(ds, path, &cols);
+    PetscCall(PetscFree(cols.outputs));
+    PetscCall(ierr);
+  } else PetscCall(QepDatasetLoad(ds, path, t->model));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode GenerateSystemData(QepTrainer t, QepDataset ds)
+{
+  PetscBool teacher;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrcmp(t->task, "teacher", &teacher));
+  if (t->qho) {
+    PetscCheck(teacher, t->world, PETSC_ERR_USER_INPUT, "Unknown task '%s' for an oscillator network; the built-in oscillator task is: teacher", t->task);
+    PetscCall(GenerateTeacherTask(t, ds));
+  } else PetscCall(QepDatasetGenerate(ds, t->task, t->model, t->data_size, t->seed, t->noise));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode LoadData(QepTrainer t)
 {
   QepDataset all;
 
   PetscFunctionBegin;
   PetscCall(QepDatasetCreate(t->world, &all));
-  if (t->task[0]) PetscCall(QepDatasetGenerate(all, t->task, t->model, t->data_size, t->seed, t->noise));
-  else PetscCall(QepDatasetLoad(all, t->train_path, t->model));
+  if (t->task[0]) PetscCall(GenerateSystemData(t, all));
+  else PetscCall(LoadSystemData(t, all, t->train_path));
   if (t->test_path[0]) {
     t->train = all;
     PetscCall(QepDatasetCreate(t->world, &t->test));
-    PetscCall(QepDatasetLoad(t->test, t->test_path, t->model));
+    PetscCall(LoadSystemData(t, t->test, t->test_path));
   } else {
     PetscCall(QepDatasetSplit(all, t->test_fraction, t->seed, &t->train, &t->test));
     PetscCall(QepDatasetDestroy(&all));
@@ -207,22 +385,18 @@ PetscErrorCode QepTrainerSetFromOptions(QepTrainer t)
   PetscFunctionBegin;
   PetscCall(ReadOptions(t));
   PetscCall(SplitGroups(t));
-  PetscCall(QepModelCreate(t->group, &t->model));
-  PetscCall(QepModelSetFromOptions(t->model));
-  PetscCall(QepModelGetNumParameters(t->model, &t->nparams));
-  PetscCall(QepModelGetNumOutputs(t->model, &t->noutputs));
+  PetscCall(CreateSystem(t));
+  PetscCall(CreateSystemGradient(t)); /* before the data: the oscillator teacher task solves with it */
   PetscCheck(t->nparams > 0, t->world, PETSC_ERR_USER_INPUT, "The model has no trainable parameters");
   PetscCall(LoadData(t));
   PetscCall(DetectClassification(t));
-  PetscCall(QepGradientCreate(t->model, &t->grad));
-  PetscCall(QepGradientSetFromOptions(t->grad));
   PetscCall(QepOptimizerCreate(t->world, t->nparams, &t->opt));
   steps_per_epoch = (t->ntrain + t->batch - 1) / t->batch;
   if (t->epochs) t->steps = t->epochs * steps_per_epoch;
   PetscCall(QepOptimizerSetHorizon(t->opt, t->steps));
   PetscCall(QepOptimizerSetFromOptions(t->opt));
   PetscCall(PetscMalloc4(t->ntrain, &t->perm, t->nparams, &t->theta, t->nparams, &t->gmean, (t->batch) * (t->nparams + 1), &t->rows));
-  PetscCall(QepModelGetParameters(t->model, t->theta));
+  PetscCall(SystemGetParameters(t, t->theta));
   PetscFunctionReturn(0);
 }
 
@@ -270,7 +444,7 @@ static PetscErrorCode BatchGradient(QepTrainer t, const PetscInt idx[], PetscInt
     const PetscReal *x, *y;
     PetscReal        L;
     PetscCall(QepDatasetGetExample(t->train, idx[j], &x, &y));
-    PetscCall(QepGradientCompute(t->grad, idx[j], x, y, &L, t->gmean));
+    PetscCall(SystemGradient(t, t->step, idx[j], x, y, &L, t->gmean));
     if (t->grank == 0) {
       PetscCall(PetscArraycpy(t->rows + j * w, t->gmean, t->nparams));
       t->rows[j * w + t->nparams] = L;
@@ -311,7 +485,7 @@ static PetscErrorCode Evaluate(QepTrainer t)
     const PetscReal *x, *y;
     PetscReal        L;
     PetscCall(QepDatasetGetExample(t->test, j, &x, &y));
-    PetscCall(QepGradientComputeLoss(t->grad, t->ntrain + j, x, y, &L, out));
+    PetscCall(SystemLoss(t, t->ntrain + j, x, y, &L, out));
     if (t->grank == 0) {
       rows[2 * j]     = L;
       rows[2 * j + 1] = Correct(t, out, y) ? 1 : 0;
@@ -474,7 +648,7 @@ static PetscErrorCode ReadCheckpoint(QepTrainer t)
   while (*p == '\n' || *p == ' ') p++;
   PetscCheck(!strncmp(p, "end", 3), t->world, PETSC_ERR_FILE_UNEXPECTED, "Checkpoint '%s' is truncated", t->restart);
   PetscCall(QepOptimizerSetState(t->opt, state));
-  PetscCall(QepModelSetParameters(t->model, t->theta));
+  PetscCall(SystemSetParameters(t, t->theta));
   t->step = (PetscInt)step;
   PetscCall(PetscFree(state));
   PetscCall(PetscFree(text));
@@ -497,14 +671,14 @@ static PetscErrorCode Monitor(QepTrainer t, PetscReal lr)
   PetscFunctionReturn(0);
 }
 
+/* Summed over groups: matvecs (spin) or solves (oscillators). */
 static PetscErrorCode GlobalMatvecs(QepTrainer t, PetscLogDouble *mv)
 {
-  QepGradientStats st;
-  PetscLogDouble   mine = 0;
+  PetscLogDouble mine = 0, work = 0;
 
   PetscFunctionBegin;
-  PetscCall(QepGradientGetStats(t->grad, &st));
-  if (t->grank == 0) mine = (PetscLogDouble)st.free_matvecs + (PetscLogDouble)st.nudged_matvecs;
+  PetscCall(SystemWork(t, &work));
+  if (t->grank == 0) mine = work;
   PetscCallMPI(MPI_Allreduce(&mine, mv, 1, MPI_DOUBLE, MPI_SUM, t->world));
   PetscFunctionReturn(0);
 }
@@ -530,7 +704,7 @@ PetscErrorCode QepTrainerRun(QepTrainer t)
     for (PetscInt k = 0; k < t->nparams; k++) norm += t->gmean[k] * t->gmean[k];
     PetscCall(QepOptimizerGetLearningRate(t->opt, &lr));
     PetscCall(QepOptimizerStep(t->opt, t->theta, t->gmean));
-    PetscCall(QepModelSetParameters(t->model, t->theta));
+    PetscCall(SystemSetParameters(t, t->theta));
     t->step++;
     t->result.steps      = t->step;
     t->result.train_loss = loss;
@@ -572,30 +746,73 @@ PetscErrorCode QepTrainerGetModel(QepTrainer t, QepModel *m)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode QepTrainerWriteJSON(QepTrainer t, const char path[])
+PetscErrorCode QepTrainerGetOscillators(QepTrainer t, QepQho *q)
 {
-  QepJSON      json;
-  PetscInt     n;
-  QepLossType  lt;
+  PetscFunctionBegin;
+  *q = t->qho;
+  PetscFunctionReturn(0);
+}
+
+/* The trained system's part of the summary: size, loss, estimator, β and the measurement plan. */
+static PetscErrorCode WriteSystemJSON(QepTrainer t, QepJSON json)
+{
   QepEstimator est;
   PetscReal    beta;
-  char        *opts;
 
   PetscFunctionBegin;
-  PetscCall(QepModelGetNumQubits(t->model, &n));
-  PetscCall(QepGradientGetSettings(t->grad, &est, &beta, &lt));
+  if (t->qho) {
+    PetscInt         modes, levels;
+    QepQhoSolverType solver;
+    PetscCall(QepQhoGetSizes(t->qho, &modes, NULL, NULL, NULL));
+    PetscCall(QepQhoGradientGetSettings(t->qgrad, &est, &beta, &solver, &levels));
+    PetscCall(QepJSONString(json, "system", "oscillators"));
+    PetscCall(QepJSONInt(json, "n", modes));
+    PetscCall(QepJSONString(json, "loss", "observable"));
+    PetscCall(QepJSONString(json, "solver", QepQhoSolverTypes[solver]));
+    if (solver == QEP_QHO_SOLVER_FOCK) PetscCall(QepJSONInt(json, "levels", levels));
+  } else {
+    PetscInt         n, nsettings;
+    PetscInt64       nshots, per;
+    QepLossType      lt;
+    QepGradientStats st;
+    PetscLogDouble   mine = 0, total;
+    PetscCall(QepModelGetNumQubits(t->model, &n));
+    PetscCall(QepGradientGetSettings(t->grad, &est, &beta, &lt));
+    PetscCall(QepJSONString(json, "system", "spins"));
+    PetscCall(QepJSONInt(json, "n", n));
+    PetscCall(QepJSONString(json, "loss", QepLossTypes[lt]));
+    PetscCall(QepGradientGetShots(t->grad, &nshots, NULL));
+    PetscCall(QepGradientGetMeasurementPlan(t->grad, &nsettings, NULL, &per));
+    PetscCall(QepGradientGetStats(t->grad, &st));
+    if (t->grank == 0) mine = (PetscLogDouble)st.shots;
+    PetscCallMPI(MPI_Allreduce(&mine, &total, 1, MPI_DOUBLE, MPI_SUM, t->world));
+    PetscCall(QepJSONInt(json, "shots", nshots));
+    if (nshots) {
+      PetscCall(QepJSONInt(json, "measurement_settings", nsettings));
+      PetscCall(QepJSONInt(json, "shots_per_gradient", per));
+      PetscCall(QepJSONReal(json, "shots_total", (PetscReal)total));
+    }
+  }
+  PetscCall(QepJSONString(json, "estimator", QepEstimators[est]));
+  PetscCall(QepJSONReal(json, "beta", beta));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepTrainerWriteJSON(QepTrainer t, const char path[])
+{
+  QepJSON json;
+  char   *opts;
+
+  PetscFunctionBegin;
   PetscCall(QepJSONCreate(t->world, &json));
   PetscCall(QepJSONBeginObject(json, NULL));
   PetscCall(QepJSONString(json, "command", "train"));
-  PetscCall(QepJSONInt(json, "n", n));
+  PetscCall(WriteSystemJSON(t, json));
   PetscCall(QepJSONInt(json, "ranks", t->wsize));
   PetscCall(QepJSONInt(json, "groups", t->ngroups));
   PetscCall(QepJSONInt(json, "steps", t->result.steps));
   PetscCall(QepJSONInt(json, "train_examples", t->ntrain));
   PetscCall(QepJSONInt(json, "test_examples", t->ntest));
-  PetscCall(QepJSONString(json, "loss", QepLossTypes[lt]));
-  PetscCall(QepJSONString(json, "estimator", QepEstimators[est]));
-  PetscCall(QepJSONReal(json, "beta", beta));
   PetscCall(QepJSONBeginObject(json, "final"));
   PetscCall(QepJSONReal(json, "train_loss", t->result.train_loss));
   PetscCall(QepJSONReal(json, "loss", t->result.test_loss));
@@ -605,11 +822,11 @@ PetscErrorCode QepTrainerWriteJSON(QepTrainer t, const char path[])
   PetscCall(QepJSONBeginObject(json, "parameters"));
   for (PetscInt k = 0; k < t->nparams; k++) {
     const char *name;
-    PetscCall(QepModelGetParameterName(t->model, k, &name));
+    PetscCall(SystemParameterName(t, k, &name));
     PetscCall(QepJSONReal(json, name, t->theta[k]));
   }
   PetscCall(QepJSONEndObject(json));
-  PetscCall(QepJSONReal(json, "matvecs", (PetscReal)t->result.matvecs));
+  PetscCall(QepJSONReal(json, t->qho ? "solves" : "matvecs", (PetscReal)t->result.matvecs));
   PetscCall(QepJSONBeginObject(json, "time_s"));
   PetscCall(QepJSONReal(json, "total", t->result.time));
   PetscCall(QepJSONReal(json, "per_step", t->result.time / PetscMax(1, t->result.steps - t->start_step)));
