@@ -95,7 +95,8 @@ typedef struct {
   PetscInt        degree, colours, blocks, mean_iterations;
   PetscReal       lambda_min, lambda_max; /* of D (dense: exact; chebyshev: the interval used) */
   PetscReal       cov_error_bound;        /* chebyshev: bound on |Σ error| relative to (ħ/2)·max|D^-1/2|; dense: 0 */
-  PetscLogDouble  time_mean, time_cov;
+  PetscLogDouble  time_mean, time_cov; /* time_cov includes time_colouring */
+  PetscLogDouble  time_colouring;      /* chebyshev: the greedy probing colouring (cached while the degree and pattern stay) */
 } QepQhoSolveInfo;
 PETSC_EXTERN PetscErrorCode QepQhoGetSolveInfo(QepQho, QepQhoSolveInfo *);
 

@@ -12,3 +12,5 @@ PetscErrorCode QepCliGetRealList(const char name[], const char help[], PetscReal
 PetscErrorCode QepCliJSONHeader(QepJSON json, MPI_Comm comm, const char command[]);
 /* One example of a model from -qep_input (input features) and -qep_target (one per output), checked against the model. */
 PetscErrorCode QepCliReadExample(MPI_Comm comm, QepModel model, PetscReal **x, PetscReal **y);
+/* PETSC_TRUE when -qep_model names an oscillator network (qho): the subcommands dispatch on it. */
+PetscErrorCode QepCliIsOscillatorModel(PetscBool *qho);

@@ -60,3 +60,13 @@ PetscErrorCode QepCliReadExample(MPI_Comm comm, QepModel model, PetscReal **x, P
   PetscCheck(ny == noutputs, comm, PETSC_ERR_USER_INPUT, "-qep_target has %" PetscInt_FMT " values but the model has %" PetscInt_FMT " outputs", ny, noutputs);
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode QepCliIsOscillatorModel(PetscBool *qho)
+{
+  char type[64] = "";
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-qep_model", type, sizeof(type), NULL));
+  PetscCall(PetscStrcmp(type, "qho", qho));
+  PetscFunctionReturn(0);
+}

@@ -1,7 +1,7 @@
 /* gradient.c — `qep gradient`: the QEP gradient of one example (inputs -qep_input, targets
  * -qep_target) with the chosen loss and estimator, optionally next to an exact reference
  * (-qep_reference linear|fd), as a table and a JSON summary. */
-#include "cli.h"
+#include "cliqho.h"
 
 typedef struct {
   char             json[PETSC_MAX_PATH_LEN];
@@ -165,7 +165,14 @@ PetscErrorCode QepCliGradient(MPI_Comm comm)
   PetscLogDouble   t0, t1, t2;
   const char      *desc;
 
+  PetscBool        qho;
+
   PetscFunctionBegin;
+  PetscCall(QepCliIsOscillatorModel(&qho));
+  if (qho) {
+    PetscCall(QepCliQhoGradient());
+    PetscFunctionReturn(0);
+  }
   PetscCall(PetscTime(&t0));
   PetscCall(GetOptions(comm, &opts));
   PetscCall(QepModelCreate(comm, &model));

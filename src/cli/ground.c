@@ -1,6 +1,6 @@
 /* ground.c — `qep ground`: one ground state of a model (file or generator), with a readable summary,
  * an optional JSON summary (-qep_json) and the state in HDF5 (-qep_save_state). */
-#include "cli.h"
+#include "cliqho.h"
 
 typedef struct {
   char      json[PETSC_MAX_PATH_LEN];
@@ -169,7 +169,14 @@ PetscErrorCode QepCliGround(MPI_Comm comm)
   Vec             psi;
   PetscLogDouble  t0, t1, t2;
 
+  PetscBool        qho;
+
   PetscFunctionBegin;
+  PetscCall(QepCliIsOscillatorModel(&qho));
+  if (qho) {
+    PetscCall(QepCliQhoGround());
+    PetscFunctionReturn(0);
+  }
   PetscCall(PetscTime(&t0));
   PetscCall(GetGroundOptions(comm, &opts));
   PetscCall(QepModelCreate(comm, &model));

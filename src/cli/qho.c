@@ -143,6 +143,7 @@ static PetscErrorCode PrintGround(MPI_Comm comm, QepQho q, const QhoCliOptions *
 {
   PetscInt    n, np, no, nk;
   PetscReal   hbar, maxmu = 0;
+  char        hstr[32];
   PetscMPIInt size;
   const char *desc;
   QepQhoInfo  info;
@@ -156,8 +157,9 @@ static PetscErrorCode PrintGround(MPI_Comm comm, QepQho q, const QhoCliOptions *
   PetscCall(QepQhoGetInfo(q, &info));
   for (PetscInt i = 0; i < n; i++) maxmu = PetscMax(maxmu, PetscAbsReal(mean[i]));
   PetscCall(PetscPrintf(comm, "qep ground: %s\n", desc));
-  PetscCall(PetscPrintf(comm, "  modes %" PetscInt_FMT ", coupled pairs %" PetscInt_FMT ", ground springs %" PetscInt_FMT ", parameters %" PetscInt_FMT ", hbar %g, ranks %d\n", n, info.nedges,
-                        info.nground, np, (double)hbar, (int)size));
+  snprintf(hstr, sizeof(hstr), "%g", (double)hbar); /* C's %g: PETSc's would print "1." */
+  PetscCall(PetscPrintf(comm, "  modes %" PetscInt_FMT ", coupled pairs %" PetscInt_FMT ", ground springs %" PetscInt_FMT ", parameters %" PetscInt_FMT ", hbar %s, ranks %d\n", n, info.nedges,
+                        info.nground, np, hstr, (int)size));
   if (o->solver == QEP_QHO_SOLVER_FOCK) PetscCall(PetscPrintf(comm, "  solver fock, %" PetscInt_FMT " levels per mode\n", o->levels));
   else {
     PetscCall(PetscPrintf(comm, "  solver gaussian: mean by CG (%" PetscInt_FMT " iterations), covariance %s", si->mean_iterations, QepQhoCovMethods[si->method]));

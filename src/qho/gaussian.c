@@ -10,8 +10,10 @@
  *   chebyshev  a Chebyshev expansion p(D) of D^-1/2 (and D^1/2) on [a, b] ⊇ spectrum(D), of the degree P
  *              that bounds |f − p| by tol·max f, applied to probing vectors of a distance-(P+1)
  *              colouring of K's graph: p(D)_ij = 0 beyond graph distance P, so every probe returns the
- *              pattern entries of p(D) exactly. Distributed (MPIAIJ × MPIDENSE products, blocks of
- *              colours), O(n · colours · P) work; colours ≈ (size of a P-ball) on lattices.
+ *              pattern entries of p(D) exactly. Distributed: the owned rows of D̂ in local numbering act
+ *              on row-major blocks of up to 64 probes (one PetscSF halo exchange per degree), all
+ *              three-term recurrence steps fused; O(n · colours · P · degree) work, colours ≈ a
+ *              fraction of the graph ball of radius P (≈ P²/2 on a square lattice).
  * Both methods prove K positive definite (all eigenvalues; or a Gershgorin bound / a SLEPc estimate of
  * λ_min(D) > 0) and fail clearly otherwise. Results are replicated on every rank; they do not depend
  * on the number of ranks beyond rounding (the colouring and initial vectors use global indices). */
@@ -28,7 +30,9 @@
 #define QHO_SPECTRUM_TOL       1e-6  /* relative residual of the λ_min estimate (it only sets the interval) */
 #define QHO_CHEB_MAX_DEGREE    5000  /* beyond this the dense method is cheaper anyway */
 #define QHO_CHEB_NODES_MAX     (1 << 15)
-#define QHO_IDENTITY_FRACTION  4     /* a P-ball covering > n/4 modes: probe every mode (colour = mode) */
+#define QHO_COLOUR_WORK_MAX    4e9   /* greedy colouring visits n x (ball size) modes; above: colour = mode */
+#define QHO_BLOCK_MAX          64    /* probes per block: 64-wide rows keep a lattice's stencil window in cache */
+#define QHO_COLOUR_REUSE       4     /* a cached colouring for radius R' serves every R in [R' - 4, R'] */
 #define QHO_BLOCK_BYTES        (512.0 * 1048576.0) /* per rank, for the two row-major blocks of probes */
 #define QHO_DS_METHOD_DC       2     /* DSHEP method 2: LAPACK divide and conquer (dstedc) */
 #define QHO_SEED               20260611
@@ -460,6 +464,7 @@ static PetscErrorCode DenseCovariance(QepQhoGaussian g, const QepQhoNumeric *num
   g->info.colours         = 0;
   g->info.blocks          = 0;
   g->info.cov_error_bound = 0;
+  g->info.time_colouring  = 0;
   PetscFunctionReturn(0);
 }
 
@@ -653,20 +658,23 @@ static PetscInt BallSize(QepQhoGaussian g, PetscInt v, PetscInt R, PetscInt cap,
 }
 
 /* Greedy distance-R colouring in mode order (the same on every rank): two modes of one colour are
- * more than R apart. Falls back to colour = mode when balls cover a large part of the network. */
+ * more than R apart. A colouring for a larger radius is valid for a smaller one (with a few more
+ * colours than needed), so later solves whose degree dropped a little (training steps) reuse it. Falls back to colour = mode (n probes) when the greedy pass would visit more than
+ * QHO_COLOUR_WORK_MAX modes (balls covering most of a large network: then colours ≈ n anyway). */
 static PetscErrorCode BuildColouring(QepQhoGaussian g, PetscInt R)
 {
   PetscInt *mark, *queue, *forbid, n = g->n, stamp = 0, probe[3] = {0, n / 2, n - 1}, big = 0;
 
   PetscFunctionBegin;
-  if (g->colour && g->colour_radius == R) PetscFunctionReturn(0);
+  if (g->colour && g->colour_radius >= R && g->colour_radius <= R + QHO_COLOUR_REUSE) PetscFunctionReturn(0);
   PetscCall(PetscFree(g->colour));
   PetscCall(PetscMalloc1(n, &g->colour));
   PetscCall(PetscMalloc3(n, &mark, n, &queue, n + 1, &forbid));
-  for (PetscInt i = 0; i < n; i++) mark[i] = -1, forbid[i] = -1;
+  for (PetscInt i = 0; i < n; i++) mark[i] = -1;
+  for (PetscInt i = 0; i <= n; i++) forbid[i] = -1;
   for (PetscInt t = 0; t < 3; t++) big = PetscMax(big, BallSize(g, probe[t], R, n, mark, stamp++, queue));
   g->ncolours = 0;
-  if (big * QHO_IDENTITY_FRACTION > n) {
+  if ((PetscLogDouble)big * n > QHO_COLOUR_WORK_MAX) {
     for (PetscInt i = 0; i < n; i++) g->colour[i] = i;
     g->ncolours = n;
   } else {
@@ -832,7 +840,7 @@ static PetscErrorCode BlockWidth(QepQhoGaussian g, const LocalOp *op, PetscInt *
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Allreduce(&rows, &maxrows, 1, MPIU_INT, MPI_MAX, g->comm));
-  *nb = (PetscInt)PetscMin((PetscReal)g->ncolours, PetscMax(1.0, QHO_BLOCK_BYTES / (2.0 * sizeof(PetscReal) * PetscMax(maxrows, 1))));
+  *nb = (PetscInt)PetscMin(PetscMin((PetscReal)g->ncolours, QHO_BLOCK_MAX), PetscMax(1.0, QHO_BLOCK_BYTES / (2.0 * sizeof(PetscReal) * PetscMax(maxrows, 1))));
   PetscOptionsBegin(g->comm, NULL, "Chebyshev covariance", "QepQho");
   PetscCall(PetscOptionsInt("-qep_qho_cov_block", "Probing vectors per block (memory: 2 x (n_local + ghosts) x block reals per rank)", "QepQhoGroundSolve", *nb, nb, NULL));
   PetscOptionsEnd();
@@ -854,7 +862,13 @@ static PetscErrorCode ChebyshevCovariance(QepQhoGaussian g, const QepQhoNumeric 
   if (g->fixed) a = g->fix_a, b = g->fix_b;
   else PetscCall(SpectrumBounds(g, num, &a, &b));
   PetscCall(BuildExpansion(g, a, b, &ex));
-  PetscCall(BuildColouring(g, ex.degree + 1));
+  {
+    PetscLogDouble t0, t1;
+    PetscCall(PetscTime(&t0));
+    PetscCall(BuildColouring(g, ex.degree + 1));
+    PetscCall(PetscTime(&t1));
+    g->info.time_colouring = t1 - t0;
+  }
   PetscCall(LocalOpCreate(g, num, a, b, &op));
   PetscCall(BlockWidth(g, &op, &nb));
   PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)nb, MPIU_REAL, &unit));
