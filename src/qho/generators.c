@@ -374,7 +374,7 @@ static PetscErrorCode Generate(QepQho q)
 {
   QhoOptions o;
   Bonds      bonds;
-  PetscInt   n;
+  PetscInt   n = 0;
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(&o, sizeof(o)));
