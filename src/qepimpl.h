@@ -48,6 +48,12 @@ PETSC_INTERN PetscErrorCode QepCheckMemory(MPI_Comm, PetscLogDouble bytes_per_ra
 /* Reads a whole text file on rank 0 and broadcasts it; *text is PetscMalloc'ed (caller frees). Collective. */
 PETSC_INTERN PetscErrorCode QepReadTextFile(MPI_Comm, const char path[], char **text);
 
+/* QEP finite-difference stencil in β, shared by spin and oscillator gradients:
+ * dL/dθ ≈ w0 g(0) + Σ_{j<m} w_j g(b_j), m <= 4 (src/gradient/gradient.c). */
+PETSC_INTERN void QepEstimatorStencil(QepEstimator, PetscReal beta, PetscInt *m, PetscReal b[], PetscReal w[], PetscReal *w0);
+/* The largest |β_j| the estimator nudges with (2β for four-point). */
+static inline PetscReal QepEstimatorLargestNudge(QepEstimator e, PetscReal beta) { return (e == QEP_ESTIMATOR_FOURPOINT ? 2 : 1) * beta; }
+
 /* i^k as a PetscScalar; in the real build only even k is meaningful (odd k is rejected upstream). */
 static inline PetscScalar QepIPower(int k)
 {

@@ -76,7 +76,7 @@ PETSC_EXTERN PetscErrorCode QepGradientGetShots(QepGradient, PetscInt64 *nshots,
 PETSC_EXTERN PetscErrorCode QepGradientSetShotStream(QepGradient, PetscInt64 stream);
 /* Settings, phases per gradient and shots per gradient (N × settings × phases). Collective (sets up). */
 PETSC_EXTERN PetscErrorCode QepGradientGetMeasurementPlan(QepGradient, PetscInt *nsettings, PetscInt *nphases, PetscInt64 *shots);
-/* The measured strings (borrowed until the next call). */
+/* The measured strings (borrowed; valid while the gradient object lives). */
 PETSC_EXTERN PetscErrorCode QepGradientGetMeasuredStrings(QepGradient, PetscInt *n, const QepPauli **strings);
 /* Standard error of each entry of the last shot gradient, from the sample variances of its phases
  * (the variance given the nudge; the error signal's own shot noise is not included). 0 when exact. */

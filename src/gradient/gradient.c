@@ -8,6 +8,25 @@ const char *const QepEstimators[]     = {"onesided", "centered", "fourpoint", "Q
 const char *const QepLossTypes[]      = {"observable", "mse", "xent", "QepLossType", "QEP_LOSS_", NULL};
 const char *const QepReferenceTypes[] = {"none", "linear", "fd", "QepReferenceType", "QEP_REFERENCE_", NULL};
 
+void QepEstimatorStencil(QepEstimator e, PetscReal beta, PetscInt *m, PetscReal b[], PetscReal w[], PetscReal *w0)
+{
+  switch (e) {
+  case QEP_ESTIMATOR_ONESIDED:
+    *m = 1, b[0] = beta, w[0] = 1 / beta, *w0 = -1 / beta;
+    break;
+  case QEP_ESTIMATOR_CENTERED:
+    *m = 2, b[0] = beta, b[1] = -beta, w[0] = 0.5 / beta, w[1] = -0.5 / beta, *w0 = 0;
+    break;
+  case QEP_ESTIMATOR_FOURPOINT:
+    *m   = 4;
+    b[0] = 2 * beta, b[1] = beta, b[2] = -beta, b[3] = -2 * beta;
+    w[0] = -1 / (12 * beta), w[1] = 8 / (12 * beta), w[2] = -8 / (12 * beta), w[3] = 1 / (12 * beta);
+    *w0  = 0;
+    break;
+  }
+}
+
+
 #define QEP_DEFAULT_BETA         1e-2
 #define QEP_DEFAULT_FD_STEP      1e-4
 #define QEP_DEFAULT_WARM_CACHEMB 1024.0 /* memory for per-example warm-start states */
@@ -123,12 +142,16 @@ PetscErrorCode QepGradientSetShotStream(QepGradient g, PetscInt64 stream)
 
 PetscErrorCode QepGradientGetMeasurementPlan(QepGradient g, PetscInt *nsettings, PetscInt *nphases, PetscInt64 *shots)
 {
-  PetscInt ns = 0, np;
+  PetscInt ns = 0, np = 0;
 
   PetscFunctionBegin;
   PetscCall(QepGradientSetUp(g));
   if (g->meas) PetscCall(QepMeasurementGetNumSettings(g->meas, &ns));
-  np = 1 + (g->estimator == QEP_ESTIMATOR_ONESIDED ? 1 : g->estimator == QEP_ESTIMATOR_CENTERED ? 2 : 4);
+  {
+    PetscReal b[QEP_MAX_STENCIL], w[QEP_MAX_STENCIL], w0;
+    QepEstimatorStencil(g->estimator, g->beta, &np, b, w, &w0);
+    np += 1; /* the free phase is measured too */
+  }
   if (nsettings) *nsettings = ns;
   if (nphases) *nphases = np;
   if (shots) *shots = g->nshots * ns * np;
@@ -141,13 +164,7 @@ PetscErrorCode QepGradientGetMeasuredStrings(QepGradient g, PetscInt *n, const Q
   PetscCall(QepGradientSetUp(g));
   PetscCheck(g->meas, g->comm, PETSC_ERR_ORDER, "No measured strings: set -qep_shots N > 0 before QepGradientSetUp");
   *n = g->nmeasured;
-  if (strings) {
-    /* measured strings keep their operator order; hand out a view of the first nmeasured of a copy */
-    PetscCall(PetscFree(g->measured_view));
-    PetscCall(PetscMalloc1(g->nmeasured, &g->measured_view));
-    for (PetscInt m = 0; m < g->nmeasured; m++) g->measured_view[m] = g->strings[g->measured[m]];
-    *strings = g->measured_view;
-  }
+  if (strings) *strings = g->measured_strings;
   PetscFunctionReturn(0);
 }
 
@@ -387,7 +404,7 @@ static PetscErrorCode CacheEntry(QepGradient g, PetscInt example, QepWarmEntry *
  * estimate is meaningless. A quasi-degenerate ground state fails here with the symmetry hint. */
 static PetscErrorCode CheckNudgeAgainstGap(QepGradient g)
 {
-  PetscReal norm = 0, bmax = (g->estimator == QEP_ESTIMATOR_FOURPOINT ? 2 : 1) * g->beta;
+  PetscReal norm = 0, bmax = QepEstimatorLargestNudge(g->estimator, g->beta);
   char      hint[512];
 
   PetscFunctionBegin;
@@ -466,24 +483,6 @@ static PetscErrorCode NudgedPhase(QepGradient g, PetscInt j, PetscReal beta, Pet
   PetscFunctionReturn(0);
 }
 
-/* Finite-difference stencil in β: dL/dθ ≈ w0 g(0) + Σ_j w_j g(β_j). */
-static void Stencil(QepEstimator e, PetscReal beta, PetscInt *m, PetscReal b[], PetscReal w[], PetscReal *w0)
-{
-  switch (e) {
-  case QEP_ESTIMATOR_ONESIDED:
-    *m = 1, b[0] = beta, w[0] = 1 / beta, *w0 = -1 / beta;
-    break;
-  case QEP_ESTIMATOR_CENTERED:
-    *m = 2, b[0] = beta, b[1] = -beta, w[0] = 0.5 / beta, w[1] = -0.5 / beta, *w0 = 0;
-    break;
-  case QEP_ESTIMATOR_FOURPOINT:
-    *m   = 4;
-    b[0] = 2 * beta, b[1] = beta, b[2] = -beta, b[3] = -2 * beta;
-    w[0] = -1 / (12 * beta), w[1] = 8 / (12 * beta), w[2] = -8 / (12 * beta), w[3] = 1 / (12 * beta);
-    *w0  = 0;
-    break;
-  }
-}
 
 /* The stream of this Compute's shots: the one set by SetShotStream, else a call counter. */
 static void NextStream(QepGradient g)
@@ -533,7 +532,7 @@ PetscErrorCode QepGradientCompute(QepGradient g, PetscInt example, const PetscRe
   PetscCall(QepGradientSetUp(g));
   NextStream(g);
   PetscCall(FreePhase(g, example, x, y, PETSC_TRUE, &L));
-  Stencil(g->estimator, g->beta, &g->nstencil, g->sb, g->sw, &g->sw0);
+  QepEstimatorStencil(g->estimator, g->beta, &g->nstencil, g->sb, g->sw, &g->sw0);
   if (y && g->noutputs) PetscCall(PetscArraycpy(g->ybuf, y, g->noutputs));
   PetscCall(ApplyStencil(g, PETSC_TRUE, grad));
   g->have_phases = g->nshots ? PETSC_TRUE : PETSC_FALSE;

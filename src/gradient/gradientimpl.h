@@ -64,6 +64,7 @@ struct _p_QepGradient {
   QepMeasurement meas;         /* settings over the measured strings */
   PetscInt       nmeasured;
   PetscInt      *measured;     /* [nmeasured] operator string index of each measured string */
+  QepPauli      *measured_strings; /* [nmeasured] those strings, in the order given to meas */
   PetscInt      *set_cstart;   /* [nsettings+1] parameter couplings of each setting: */
   PetscInt      *set_cmember;  /*   position of the string in the setting's member list */
   PetscInt      *set_cparam;   /*   parameter index */
@@ -75,7 +76,6 @@ struct _p_QepGradient {
   Vec            phase_psi[QEP_MAX_STENCIL]; /* nudged states of the last Compute (shot mode) */
   PetscReal     *ybuf;         /* [noutputs] targets of the last Compute */
   PetscBool      have_phases;
-  QepPauli      *measured_view;
 
   QepGradientStats stats;
 };

@@ -67,8 +67,9 @@ PetscErrorCode QepGradientSetUpShots(QepGradient g)
       for (PetscInt i = 0; i < g->squares[o].n; i++) need[g->squares[o].string[i]] = PETSC_TRUE;
   }
   if (g->identity >= 0) need[g->identity] = PETSC_FALSE; /* always exactly 1 */
-  PetscCall(PetscMalloc1(g->nstrings, &g->measured));
-  PetscCall(PetscMalloc2(g->nstrings, &list, g->nstrings, &posof));
+  PetscCall(PetscMalloc2(g->nstrings, &g->measured, g->nstrings, &g->measured_strings));
+  PetscCall(PetscMalloc1(g->nstrings, &posof));
+  list = g->measured_strings;
   g->nmeasured = 0;
   for (PetscInt t = 0; t < g->nstrings; t++) {
     posof[t] = -1;
@@ -83,7 +84,7 @@ PetscErrorCode QepGradientSetUpShots(QepGradient g)
   PetscCall(QepMeasurementGetNumSettings(g->meas, &nsettings));
   PetscCall(BuildSettingCouplings(g, nsettings, posof));
   PetscCall(PetscFree(need));
-  PetscCall(PetscFree2(list, posof));
+  PetscCall(PetscFree(posof));
   PetscCall(PetscMalloc1(g->nparams, &g->phase_var));
   PetscFunctionReturn(0);
 }
@@ -92,8 +93,7 @@ PetscErrorCode QepGradientDestroyShots(QepGradient g)
 {
   PetscFunctionBegin;
   PetscCall(QepMeasurementDestroy(&g->meas));
-  PetscCall(PetscFree(g->measured));
-  PetscCall(PetscFree(g->measured_view));
+  PetscCall(PetscFree2(g->measured, g->measured_strings));
   PetscCall(PetscFree(g->set_cstart));
   PetscCall(PetscFree3(g->set_cmember, g->set_cparam, g->set_cfactor));
   PetscCall(PetscFree(g->phase_var));

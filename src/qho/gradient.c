@@ -226,29 +226,7 @@ static PetscErrorCode SetWarmStart(QepQhoGradient g, const PetscReal mean[])
 
 /* ---------------------------------------------------------------------------------------- phases */
 
-/* Finite-difference stencil in β: dL/dθ ≈ w0 g(0) + Σ_j w_j g(β_j) (identical to the spin case). */
-static void Stencil(QepEstimator e, PetscReal beta, PetscInt *m, PetscReal b[], PetscReal w[], PetscReal *w0)
-{
-  switch (e) {
-  case QEP_ESTIMATOR_ONESIDED:
-    *m = 1, b[0] = beta, w[0] = 1 / beta, *w0 = -1 / beta;
-    break;
-  case QEP_ESTIMATOR_CENTERED:
-    *m = 2, b[0] = beta, b[1] = -beta, w[0] = 0.5 / beta, w[1] = -0.5 / beta, *w0 = 0;
-    break;
-  case QEP_ESTIMATOR_FOURPOINT:
-    *m   = 4;
-    b[0] = 2 * beta, b[1] = beta, b[2] = -beta, b[3] = -2 * beta;
-    w[0] = -1 / (12 * beta), w[1] = 8 / (12 * beta), w[2] = -8 / (12 * beta), w[3] = 1 / (12 * beta);
-    *w0  = 0;
-    break;
-  }
-}
-
-static PetscReal LargestNudge(QepQhoGradient g)
-{
-  return (g->estimator == QEP_ESTIMATOR_FOURPOINT ? 2 : 1) * g->beta;
-}
+static PetscReal LargestNudge(QepQhoGradient g) { return QepEstimatorLargestNudge(g->estimator, g->beta); }
 
 /* Chebyshev covariance: one interval for every phase of this estimate, widened by the largest nudge
  * (Weyl: the nudge moves D's eigenvalues by at most β max_o 1/m_o). */
@@ -353,7 +331,7 @@ static PetscErrorCode ComputeEstimate(QepQhoGradient g, PetscInt example, const 
   PetscCall(QepQhoEvaluate(g->q, NULL, x, 0.0, NULL, &g->num));
   PetscCall(FixSpectrum(g, PETSC_TRUE));
   PetscCall(FreePhase(g, example, x, y, &L));
-  Stencil(g->estimator, g->beta, &m, b, w, &w0);
+  QepEstimatorStencil(g->estimator, g->beta, &m, b, w, &w0);
   for (PetscInt k = 0; k < g->np; k++) {
     g->part_mean[k] = w0 * g->gm[k];
     g->part_zp[k]   = w0 * g->gf[k];
@@ -467,7 +445,7 @@ PetscErrorCode QepQhoGradientComputeClassical(QepQhoGradient g, const PetscReal 
   PetscCall(QepQhoEvaluate(g->q, NULL, x, 0.0, NULL, &g->num));
   PetscCall(ClassicalPhase(g));
   for (PetscInt o = 0; o < g->nout; o++) L += 0.5 * PetscSqr(g->mom.mean[g->q->output_mode[o]] - y[o]);
-  Stencil(g->estimator, g->beta, &m, b, w, &w0);
+  QepEstimatorStencil(g->estimator, g->beta, &m, b, w, &w0);
   for (PetscInt k = 0; k < g->np; k++) grad[k] = w0 * g->gm[k];
   for (PetscInt j = 0; j < m; j++) {
     PetscCall(QepQhoEvaluate(g->q, NULL, x, b[j], y, &g->num));
