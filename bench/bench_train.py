@@ -350,10 +350,18 @@ def check_gradient(args, model, X, Y, workdir):
 
 
 def qep_train_command(args, ranks, groups, operator, steps, jpath, lpath, extra=()):
-    """operator is aij or shell, optionally with '-nogap': the free solve then skips the first excited
-    state (-free_qep_gap 0), i.e. nev = 1 like eigsh(k=1), at the price of qep's degeneracy check."""
-    if operator.endswith("-nogap"):
-        operator, extra = operator[:-len("-nogap")], ["-free_qep_gap", "0"] + list(extra)
+    """operator is aij or shell, optionally followed by '-nogap' (the free solve then skips the first
+    excited state, -free_qep_gap 0, i.e. nev = 1 like eigsh(k=1), at the price of qep's degeneracy
+    check) and/or '-lanczos' (qep's lean Lanczos for every solve, -free/-nudged_qep_eigensolver lanczos)."""
+    parts = operator.split("-")
+    operator, flags = parts[0], set(parts[1:])
+    unknown = flags - {"nogap", "lanczos"}
+    if unknown:
+        raise SystemExit("unknown operator suffix %s in %r (allowed: -nogap, -lanczos)" % (sorted(unknown), "-".join(parts)))
+    if "nogap" in flags:
+        extra = ["-free_qep_gap", "0"] + list(extra)
+    if "lanczos" in flags:
+        extra = ["-free_qep_eigensolver", "lanczos", "-nudged_qep_eigensolver", "lanczos"] + list(extra)
     return mpi_prefix(args, ranks) + [
         args.qep, "train", "-qep_model_file", MODEL_PATH, "-qep_train_data", DATA_PATH, "-qep_test_data", TEST_PATH,
         "-qep_steps", str(steps), "-qep_batch", str(args.batch), "-qep_groups", str(groups),
@@ -428,7 +436,7 @@ def parse_args():
     ap.add_argument("--qep", default=None, help="qep executable (default build/src/qep, else the newest build*/src/qep)")
     ap.add_argument("--mpiexec", default="mpiexec")
     ap.add_argument("--configs", default="1x1,2x1,2x2", help="RANKSxGROUPS list")
-    ap.add_argument("--operators", default="aij,shell,shell-nogap", help="-qep_operator values for qep (each is run for every config); aij-nogap, shell-nogap add -free_qep_gap 0")
+    ap.add_argument("--operators", default="aij,shell,shell-nogap", help="-qep_operator values for qep (each is run for every config); suffix -nogap adds -free_qep_gap 0, -lanczos selects -qep_eigensolver lanczos for the free and nudged solves (e.g. shell-nogap-lanczos)")
     ap.add_argument("--steps", type=int, default=40, help="qep steps per run (timed window: epoch 2 .. steps-1)")
     ap.add_argument("--py-steps", type=int, default=20, help="Python steps per run (timed window: after epoch 1)")
     ap.add_argument("--batch", type=int, default=10)

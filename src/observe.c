@@ -81,9 +81,30 @@ PetscErrorCode QepExpectationDestroy(QepExpectation *plan)
   PetscFunctionReturn(0);
 }
 
+#define WHT_MAX_BITS 10 /* blocks of up to 1024 rows: the transform stays in L1 */
+
+/* Rows [i0, i0 + 2^b) of a group at once (global rows r = rstart + i0 + j aligned to 2^b): with
+ * col = r ^ x, the sign of entry k is (-1)^|col_hi & z_k| (-1)^|col_lo & z_k|, so one Walsh-Hadamard
+ * transform W[m] = sum_l (-1)^|l & m| u[l] of u[col_lo] = conj(bra_r) ket_col gives every entry's
+ * block sum as +-W[z_k & (2^b - 1)]: b additions per row instead of one per row and entry. */
+static void AccumulateBlockWHT(PetscInt b, uint64_t x, uint64_t r0, const PetscScalar *bra, const PetscScalar *ket, PetscInt nk, const uint64_t *z, PetscScalar *u, PetscScalar *acc)
+{
+  const uint64_t B = (uint64_t)1 << b, lo = B - 1, hi = (r0 ^ x) & ~lo;
+
+  for (uint64_t j = 0; j < B; j++) u[j ^ (x & lo)] = PetscConj(bra[j]) * ket[j];
+  for (uint64_t h = 1; h < B; h <<= 1)
+    for (uint64_t i = 0; i < B; i += 2 * h)
+      for (uint64_t j = i; j < i + h; j++) {
+        const PetscScalar p = u[j], q = u[j + h];
+        u[j] = p + q, u[j + h] = p - q;
+      }
+  for (PetscInt k = 0; k < nk; k++) acc[k] += (__builtin_popcountll(hi & z[k]) & 1) ? -u[z[k] & lo] : u[z[k] & lo];
+}
+
 /* partial[t] += sum_r conj(bra_r) i^ny (-1)^|(r^x)&z| ket_{r^x} for every entry t of group g, in one
  * pass over the rows (rows outer, so a group with many strings still reads the state once).
- * flipped[i] = ket[r_i ^ x] when the flip leaves the rank, NULL otherwise. */
+ * flipped[i] = ket[r_i ^ x] when the flip leaves the rank, NULL otherwise. Groups with more entries
+ * than transform bits go block by block through AccumulateBlockWHT. */
 static PetscErrorCode AccumulateGroup(QepExpectation e, PetscInt g, const PetscScalar *bra, const PetscScalar *psi, const PetscScalar *flipped)
 {
   const QepFlipGroups *fg = &e->groups;
@@ -91,15 +112,29 @@ static PetscErrorCode AccumulateGroup(QepExpectation e, PetscInt g, const PetscS
   const PetscInt       n = e->rend - e->rstart, k0 = fg->start[g], nk = fg->start[g + 1] - k0;
   const uint64_t      *z  = fg->z + k0;
   PetscScalar         *acc;
+  PetscInt             b  = WHT_MAX_BITS;
 
   PetscFunctionBegin;
   if (!nk) PetscFunctionReturn(0);
   PetscCall(PetscCalloc1(nk, &acc));
-  for (PetscInt i = 0; i < n; i++) {
-    const uint64_t    col  = (uint64_t)(e->rstart + i) ^ x;
-    const PetscScalar term = PetscConj(bra[i]) * (flipped ? flipped[i] : psi[col - (uint64_t)e->rstart]);
-    for (PetscInt k = 0; k < nk; k++) acc[k] += (__builtin_popcountll(col & z[k]) & 1) ? -term : term;
-  }
+  while (b > 0 && (((uint64_t)e->rstart | (uint64_t)n) & (((uint64_t)1 << b) - 1))) b--; /* blocks aligned in global rows */
+  if (nk >= b && b >= 4) {
+    const uint64_t B = (uint64_t)1 << b;
+    PetscScalar    u[1 << WHT_MAX_BITS], kb[1 << WHT_MAX_BITS];
+    for (PetscInt i0 = 0; i0 < n; i0 += (PetscInt)B) {
+      const uint64_t r0 = (uint64_t)(e->rstart + i0);
+      if (flipped) AccumulateBlockWHT(b, x, r0, bra + i0, flipped + i0, nk, z, u, acc);
+      else { /* the partner rows (r0 ^ x) of the block, in the block's order */
+        for (uint64_t j = 0; j < B; j++) kb[j] = psi[((r0 + j) ^ x) - (uint64_t)e->rstart];
+        AccumulateBlockWHT(b, x, r0, bra + i0, kb, nk, z, u, acc);
+      }
+    }
+  } else
+    for (PetscInt i = 0; i < n; i++) {
+      const uint64_t    col  = (uint64_t)(e->rstart + i) ^ x;
+      const PetscScalar term = PetscConj(bra[i]) * (flipped ? flipped[i] : psi[col - (uint64_t)e->rstart]);
+      for (PetscInt k = 0; k < nk; k++) acc[k] += (__builtin_popcountll(col & z[k]) & 1) ? -term : term;
+    }
   for (PetscInt k = 0; k < nk; k++) e->partial[fg->string[k0 + k]] += PetscRealPart(fg->weight[k0 + k] * acc[k]);
   PetscCall(PetscFree(acc));
   PetscFunctionReturn(0);

@@ -4,7 +4,7 @@
 
 PetscLogEvent QEP_ModelRead, QEP_ModelGenerate, QEP_OperatorSetUp, QEP_OperatorUpdate, QEP_ShellMult, QEP_ShellExchange,
   QEP_GroundSolve, QEP_Expectation, QEP_StateWrite, QEP_Rotate, QEP_Sample, QEP_QhoMean, QEP_QhoCovariance, QEP_QhoFockSetUp,
-  QEP_QhoFockSolve;
+  QEP_QhoFockSolve, QEP_Lanczos;
 
 static PetscBool QepPackageInitialized = PETSC_FALSE;
 
@@ -31,6 +31,7 @@ PetscErrorCode QepInitializePackage(void)
   PetscCall(PetscLogEventRegister("QepQhoCovariance", classid, &QEP_QhoCovariance));
   PetscCall(PetscLogEventRegister("QepQhoFockSetUp", classid, &QEP_QhoFockSetUp));
   PetscCall(PetscLogEventRegister("QepQhoFockSolve", classid, &QEP_QhoFockSolve));
+  PetscCall(PetscLogEventRegister("QepLanczos", classid, &QEP_Lanczos));
   { /* the solver reports matrix-vector products from the MatMult event count, which needs logging on */
     PetscBool active;
     PetscCall(PetscLogIsActive(&active));

@@ -6,7 +6,7 @@
 /* Log events: registered once in QepInitializePackage (src/qep.c), so -log_view shows every phase. */
 PETSC_EXTERN PetscLogEvent QEP_ModelRead, QEP_ModelGenerate, QEP_OperatorSetUp, QEP_OperatorUpdate, QEP_ShellMult,
   QEP_ShellExchange, QEP_GroundSolve, QEP_Expectation, QEP_StateWrite, QEP_Rotate, QEP_Sample, QEP_QhoMean, QEP_QhoCovariance,
-  QEP_QhoFockSetUp, QEP_QhoFockSolve;
+  QEP_QhoFockSetUp, QEP_QhoFockSolve, QEP_Lanczos;
 
 #define QEP_NAME_LEN 64 /* longest parameter/output name, including the terminator */
 
@@ -90,3 +90,14 @@ static inline PetscScalar QepFlipGroupElement(const QepFlipGroups *fg, PetscInt 
   for (PetscInt e = fg->start[g]; e < fg->start[g + 1]; e++) v += (__builtin_popcountll(col & fg->z[e]) & 1) ? -fg->weight[e] : fg->weight[e];
   return v;
 }
+
+/* Lean Lanczos for the lowest eigenpair (src/lanczos.c). Solve runs the three-term recurrence from
+ * start (which may alias x) on H, or on (1 - psi psi^H) H (1 - psi psi^H) when psi (unit) is given,
+ * until the lowest Ritz pair's residual estimate is below tol |theta| or maxit steps; the Ritz vector
+ * is combined from stored Lanczos vectors while they fit `budget` bytes per rank, else by a second
+ * pass. x gets the unit Ritz vector, theta its Rayleigh quotient, residual its true ||H x - theta x||;
+ * converged says whether that residual meets the tolerance (else x is only a warm start). */
+typedef struct _n_QepLanczos *QepLanczos;
+PETSC_INTERN PetscErrorCode QepLanczosCreate(QepLanczos *);
+PETSC_INTERN PetscErrorCode QepLanczosDestroy(QepLanczos *);
+PETSC_INTERN PetscErrorCode QepLanczosSolve(QepLanczos, Mat A, Vec start, Vec psi, PetscReal tol, PetscInt maxit, size_t budget, Vec x, PetscReal *theta, PetscReal *residual, PetscInt *steps, PetscBool *converged);

@@ -9,9 +9,16 @@
 #define QEP_DEFAULT_EPS_TOL 1e-10 /* tight enough that energies agree across rank counts to ~1e-12 */
 #define QEP_DEFAULT_GAP_TOL 1e-8  /* relative to max(1,|E0|): below it the ground state is degenerate */
 
+const char *const QepEigensolverTypes[] = {"eps", "lanczos", "QepEigensolverType", "QEP_EIGENSOLVER_", NULL};
+
 struct _p_QepGroundSolver {
-  MPI_Comm      comm;
-  EPS           eps;
+  MPI_Comm           comm;
+  QepEigensolverType method;
+  QepLanczos         lanczos;
+  PetscReal          lanczos_mib; /* per-rank memory for stored Lanczos vectors */
+  PetscInt           lanczos_maxit;
+  PetscInt           fallbacks; /* Lanczos solves finished by the EPS */
+  EPS                eps;
   Mat           A;
   Vec           init[2]; /* warm-start vectors (owned copies): ninit of them, or none */
   PetscInt      ninit;
@@ -35,6 +42,9 @@ PetscErrorCode QepGroundSolverCreate(MPI_Comm comm, QepGroundSolver *solver)
   s->comm    = comm;
   s->gap_tol = QEP_DEFAULT_GAP_TOL;
   s->seed    = 20260101;
+  s->method        = QEP_EIGENSOLVER_EPS;
+  s->lanczos_mib   = 64;
+  s->lanczos_maxit = 2000;
   PetscCall(EPSCreate(comm, &s->eps));
   PetscCall(EPSSetType(s->eps, EPSKRYLOVSCHUR));
   PetscCall(EPSSetProblemType(s->eps, EPS_HEP));
@@ -50,6 +60,7 @@ PetscErrorCode QepGroundSolverDestroy(QepGroundSolver *solver)
   PetscFunctionBegin;
   if (!*solver) PetscFunctionReturn(0);
   PetscCall(EPSDestroy(&(*solver)->eps));
+  PetscCall(QepLanczosDestroy(&(*solver)->lanczos));
   PetscCall(VecDestroy(&(*solver)->init[0]));
   PetscCall(VecDestroy(&(*solver)->init[1]));
   PetscCall(VecDestroy(&(*solver)->state));
@@ -123,6 +134,28 @@ PetscErrorCode QepGroundSolverSetSeed(QepGroundSolver s, PetscInt64 seed)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode QepGroundSolverSetEigensolver(QepGroundSolver s, QepEigensolverType method)
+{
+  PetscFunctionBegin;
+  PetscCheck(method == QEP_EIGENSOLVER_EPS || method == QEP_EIGENSOLVER_LANCZOS, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "Unknown eigensolver %d: use eps or lanczos", (int)method);
+  s->method = method;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverGetEigensolver(QepGroundSolver s, QepEigensolverType *method)
+{
+  PetscFunctionBegin;
+  *method = s->method;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverGetFallbackCount(QepGroundSolver s, PetscInt *count)
+{
+  PetscFunctionBegin;
+  *count = s->fallbacks;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode QepGroundSolverSetFromOptions(QepGroundSolver s)
 {
   PetscInt seed = (PetscInt)s->seed;
@@ -132,7 +165,12 @@ PetscErrorCode QepGroundSolverSetFromOptions(QepGroundSolver s)
   PetscCall(PetscOptionsBool("-qep_gap", "Also compute the first excited state and check the gap", "QepGroundSolverSetComputeGap", s->compute_gap, &s->compute_gap, NULL));
   PetscCall(PetscOptionsReal("-qep_gap_tol", "Degenerate if E1-E0 < gap_tol*max(1,|E0|)", "QepGroundSolverSetGapTolerance", s->gap_tol, &s->gap_tol, NULL));
   PetscCall(PetscOptionsInt("-qep_init_seed", "Seed of the cold-start initial vector", "QepGroundSolverSetSeed", seed, &seed, NULL));
+  PetscCall(PetscOptionsEnum("-qep_eigensolver", "Ground-state method: eps (SLEPc, -eps_type) or lanczos (lean three-term Lanczos, SLEPc fallback)", "QepGroundSolverSetEigensolver", QepEigensolverTypes, (PetscEnum)s->method, (PetscEnum *)&s->method, NULL));
+  PetscCall(PetscOptionsReal("-qep_lanczos_memory", "MiB per rank for stored Lanczos vectors (beyond: a second pass regenerates them)", "QepGroundSolverSetFromOptions", s->lanczos_mib, &s->lanczos_mib, NULL));
+  PetscCall(PetscOptionsInt("-qep_lanczos_max_it", "Most Lanczos steps before the EPS takes over", "QepGroundSolverSetFromOptions", s->lanczos_maxit, &s->lanczos_maxit, NULL));
   PetscOptionsEnd();
+  PetscCheck(s->lanczos_mib >= 0, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "-%sqep_lanczos_memory must be >= 0 MiB, got %g", s->prefix ? s->prefix : "", (double)s->lanczos_mib);
+  PetscCheck(s->lanczos_maxit >= 1, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "-%sqep_lanczos_max_it must be >= 1, got %" PetscInt_FMT, s->prefix ? s->prefix : "", s->lanczos_maxit);
   PetscCheck(s->gap_tol >= 0, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "-qep_gap_tol must be >= 0, got %g", (double)s->gap_tol);
   s->seed = seed;
   PetscCall(EPSSetFromOptions(s->eps));
@@ -159,7 +197,7 @@ PetscErrorCode QepGroundSolverSetInitialSpace(QepGroundSolver s, PetscInt n, Vec
 }
 
 /* Cold start: entries uniform in [-1,1) from (seed, global index); identical for every rank count. */
-static PetscErrorCode FillColdStart(QepGroundSolver s, Vec v)
+static PetscErrorCode FillColdStart(QepGroundSolver s, PetscInt64 stream, Vec v)
 {
   PetscInt     rstart, rend;
   PetscScalar *a;
@@ -167,7 +205,7 @@ static PetscErrorCode FillColdStart(QepGroundSolver s, Vec v)
   PetscFunctionBegin;
   PetscCall(VecGetOwnershipRange(v, &rstart, &rend));
   PetscCall(VecGetArrayWrite(v, &a));
-  for (PetscInt i = rstart; i < rend; i++) a[i - rstart] = 2.0 * QepRandomUniform(s->seed, 0, i) - 1.0;
+  for (PetscInt i = rstart; i < rend; i++) a[i - rstart] = 2.0 * QepRandomUniform(s->seed, stream, i) - 1.0;
   PetscCall(VecRestoreArrayWrite(v, &a));
   PetscFunctionReturn(0);
 }
@@ -206,19 +244,15 @@ static PetscErrorCode CheckConverged(QepGroundSolver s, PetscInt nev)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
+/* SLEPc solve, warm-started from the user's vectors, from a Lanczos attempt (`resume`: state and,
+ * for gap solves, excited), or cold. Fills energy, residual, iterations and gap. */
+static PetscErrorCode SolveEPS(QepGroundSolver s, PetscBool resume)
 {
-  PetscInt       nev = s->compute_gap ? 2 : 1;
-  PetscScalar    e0, e1;
-  PetscReal      norm;
-  PetscLogDouble t0, t1, mv0, mv1;
-  Vec            start[2];
-  PetscInt       nstart;
+  PetscInt    nev = s->compute_gap ? 2 : 1, nstart;
+  PetscScalar e0, e1;
+  Vec         start[2];
 
   PetscFunctionBegin;
-  PetscCheck(s->A, s->comm, PETSC_ERR_ORDER, "Call QepGroundSolverSetOperator before solving");
-  s->valid = PETSC_FALSE;
-  if (!s->state) PetscCall(MatCreateVecs(s->A, &s->state, NULL));
   /* The operator's values may have changed in place since the last solve (another phase, another
    * solver sharing it): hand it to the EPS again so its spectral transformation is refreshed. */
   PetscCall(EPSSetOperators(s->eps, s->A, NULL));
@@ -227,35 +261,101 @@ PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
     PetscCall(EPSGetDimensions(s->eps, &curnev, &ncv, &mpd));
     if (curnev != nev) PetscCall(EPSSetDimensions(s->eps, nev, ncv, mpd));
   }
-  nstart = PetscMin(s->ninit, nev); /* a ground state and, when the gap is wanted, the excited state */
-  for (PetscInt i = 0; i < nstart; i++) start[i] = s->init[i];
-  if (!nstart) {
-    PetscCall(FillColdStart(s, s->state));
-    start[0] = s->state;
-    nstart   = 1;
+  if (resume) {
+    start[0] = s->state, start[1] = s->excited;
+    nstart   = s->compute_gap && s->excited ? 2 : 1;
+  } else {
+    nstart = PetscMin(s->ninit, nev); /* a ground state and, when the gap is wanted, the excited state */
+    for (PetscInt i = 0; i < nstart; i++) start[i] = s->init[i];
+    if (!nstart) {
+      PetscCall(FillColdStart(s, 0, s->state));
+      start[0] = s->state;
+      nstart   = 1;
+    }
   }
   PetscCall(EPSSetInitialSpace(s->eps, nstart, start)); /* must be set again before every EPSSolve */
-  PetscCall(PetscLogEventBegin(QEP_GroundSolve, 0, 0, 0, 0));
-  PetscCall(CountMatMults(&mv0));
-  PetscCall(PetscTime(&t0));
   PetscCall(EPSSolve(s->eps));
-  PetscCall(PetscTime(&t1));
-  PetscCall(CountMatMults(&mv1));
-  PetscCall(PetscLogEventEnd(QEP_GroundSolve, 0, 0, 0, 0));
   PetscCall(CheckConverged(s, nev));
   PetscCall(EPSGetEigenpair(s->eps, 0, &e0, NULL, s->state, NULL));
-  PetscCall(VecNormalize(s->state, &norm));
+  PetscCall(VecNormalize(s->state, NULL));
   PetscCall(EPSComputeError(s->eps, 0, EPS_ERROR_ABSOLUTE, &s->stats.residual));
-  PetscCall(EPSGetIterationNumber(s->eps, &s->stats.iterations));
-  s->stats.energy  = PetscRealPart(e0);
-  s->stats.gap     = -1;
-  s->stats.matvecs = (PetscInt)(mv1 - mv0);
-  s->stats.time    = t1 - t0;
+  {
+    PetscInt its;
+    PetscCall(EPSGetIterationNumber(s->eps, &its));
+    s->stats.iterations += its;
+  }
+  s->stats.energy = PetscRealPart(e0);
   if (s->compute_gap) {
     if (!s->excited) PetscCall(VecDuplicate(s->state, &s->excited));
     PetscCall(EPSGetEigenpair(s->eps, 1, &e1, NULL, s->excited, NULL));
     PetscCall(VecNormalize(s->excited, NULL));
     s->stats.gap = PetscRealPart(e1) - PetscRealPart(e0);
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Lanczos solve: the ground state and, for gap solves, the excited state by deflating it. *ok is
+ * false when either did not converge; state/excited then hold the best vectors as warm starts. */
+static PetscErrorCode SolveLanczos(QepGroundSolver s, PetscBool *ok)
+{
+  PetscReal tol, e0, e1, res;
+  PetscInt  maxit, steps;
+  size_t    budget = (size_t)(s->lanczos_mib * 1048576.0);
+  Vec       start;
+
+  PetscFunctionBegin;
+  if (!s->lanczos) PetscCall(QepLanczosCreate(&s->lanczos));
+  PetscCall(EPSGetTolerances(s->eps, &tol, &maxit));
+  if (s->ninit >= 1) start = s->init[0];
+  else {
+    PetscCall(FillColdStart(s, 0, s->state));
+    start = s->state;
+  }
+  PetscCall(QepLanczosSolve(s->lanczos, s->A, start, NULL, tol, s->lanczos_maxit, budget, s->state, &e0, &res, &steps, ok));
+  s->stats.iterations = steps;
+  s->stats.energy     = e0;
+  s->stats.residual   = res;
+  if (!*ok || !s->compute_gap) PetscFunctionReturn(0);
+  if (!s->excited) PetscCall(VecDuplicate(s->state, &s->excited));
+  if (s->ninit >= 2) start = s->init[1];
+  else {
+    PetscCall(FillColdStart(s, 1, s->excited));
+    start = s->excited;
+  }
+  PetscCall(QepLanczosSolve(s->lanczos, s->A, start, s->state, tol, s->lanczos_maxit, budget, s->excited, &e1, &res, &steps, ok));
+  s->stats.iterations += steps;
+  s->stats.gap = e1 - e0;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
+{
+  PetscLogDouble t0, t1, mv0, mv1;
+  PetscBool      ok = PETSC_FALSE;
+
+  PetscFunctionBegin;
+  PetscCheck(s->A, s->comm, PETSC_ERR_ORDER, "Call QepGroundSolverSetOperator before solving");
+  s->valid = PETSC_FALSE;
+  if (!s->state) PetscCall(MatCreateVecs(s->A, &s->state, NULL));
+  s->stats.iterations = 0;
+  s->stats.gap        = -1;
+  PetscCall(PetscLogEventBegin(QEP_GroundSolve, 0, 0, 0, 0));
+  PetscCall(CountMatMults(&mv0));
+  PetscCall(PetscTime(&t0));
+  if (s->method == QEP_EIGENSOLVER_LANCZOS) {
+    PetscCall(SolveLanczos(s, &ok));
+    if (!ok) {
+      s->fallbacks++;
+      PetscCall(PetscInfo(s->eps, "Lanczos did not converge within %" PetscInt_FMT " steps; SLEPc continues from its vectors\n", s->lanczos_maxit));
+    }
+  }
+  if (!ok) PetscCall(SolveEPS(s, s->method == QEP_EIGENSOLVER_LANCZOS ? PETSC_TRUE : PETSC_FALSE));
+  PetscCall(PetscTime(&t1));
+  PetscCall(CountMatMults(&mv1));
+  PetscCall(PetscLogEventEnd(QEP_GroundSolve, 0, 0, 0, 0));
+  s->stats.matvecs = (PetscInt)(mv1 - mv0);
+  s->stats.time    = t1 - t0;
+  if (s->compute_gap) {
     PetscCheck(s->stats.gap >= s->gap_tol * PetscMax(1.0, PetscAbsReal(s->stats.energy)), s->comm, PETSC_ERR_CONV_FAILED,
                "Degenerate ground state: E1 - E0 = %g is below the threshold %g (E0 = %.12g). The ground state is not unique, so its "
                "expectation values and the QEP gradient are undefined. %sBreak the symmetry (e.g. add a longitudinal field to a Z2-symmetric "

@@ -20,6 +20,24 @@ static PetscErrorCode Fail(const char *what, double got, double want, double tol
     if (!(PetscAbsReal((PetscReal)(got) - (PetscReal)(want)) <= (tol))) PetscCall(Fail(what, (double)(got), (double)(want), (double)(tol))); \
   } while (0)
 
+/* -expect_fallback true|false: with -qep_eigensolver lanczos, whether SLEPc had to finish the solve
+ * (so the Lanczos path is known to have produced the checked numbers, or the fallback to have). */
+static PetscErrorCode CheckMethod(QepGroundSolver solver)
+{
+  PetscBool          set, expect;
+  PetscInt           fallbacks;
+  QepEigensolverType method;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-expect_fallback", &expect, &set));
+  if (!set) PetscFunctionReturn(0);
+  PetscCall(QepGroundSolverGetEigensolver(solver, &method));
+  PetscCall(QepGroundSolverGetFallbackCount(solver, &fallbacks));
+  PetscCheck(method == QEP_EIGENSOLVER_LANCZOS, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-expect_fallback needs -qep_eigensolver lanczos");
+  PetscCheck((fallbacks > 0) == expect, PETSC_COMM_WORLD, PETSC_ERR_PLIB, "FAIL Lanczos fallbacks: %" PetscInt_FMT ", expected %s", fallbacks, expect ? "some" : "none");
+  PetscFunctionReturn(0);
+}
+
 /* Solves sum_t coeffs[t] strings[t] with the operator type from the options; returns stats and a copy
  * of the state gathered on every rank (length 2^n, caller frees). */
 static PetscErrorCode SolvePauliSum(PetscInt n, const QepPauliSum *H, PetscBool gap, QepSolveStats *st, PetscScalar **gathered, PetscReal *obs)
@@ -44,6 +62,7 @@ static PetscErrorCode SolvePauliSum(PetscInt n, const QepPauliSum *H, PetscBool 
   PetscCall(QepGroundSolverSetFromOptions(solver));
   PetscCall(QepGroundSolverSolve(solver));
   PetscCall(QepGroundSolverGetStats(solver, st));
+  PetscCall(CheckMethod(solver));
   PetscCall(QepGroundSolverGetState(solver, &psi));
   if (obs) {
     PetscCall(QepExpectationCreate(psi, H->n, H->strings, &plan));

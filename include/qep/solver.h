@@ -12,12 +12,18 @@ typedef struct {
   PetscReal      energy;     /* lowest eigenvalue */
   PetscReal      gap;        /* E1 - E0 when computed, otherwise -1 */
   PetscReal      residual;   /* ||H psi - E psi||_2 with ||psi|| = 1 */
-  PetscInt       iterations; /* EPS restarts */
+  PetscInt       iterations; /* EPS restarts, or Lanczos steps (plus EPS restarts after a fallback) */
   PetscInt       matvecs;    /* operator applications during the solve */
   PetscLogDouble time;       /* wall seconds of the solve */
 } QepSolveStats;
 
 typedef struct _p_QepGroundSolver *QepGroundSolver;
+
+/* eps: SLEPc (Krylov-Schur unless -eps_type says otherwise); lanczos: qep's lean three-term Lanczos
+ * (3-5 vectors, two vector passes per step; excited state by deflation), which hands over to SLEPc,
+ * warm-started from its vectors, when it does not converge. */
+typedef enum { QEP_EIGENSOLVER_EPS, QEP_EIGENSOLVER_LANCZOS } QepEigensolverType;
+PETSC_EXTERN const char *const QepEigensolverTypes[];
 
 PETSC_EXTERN PetscErrorCode QepGroundSolverCreate(MPI_Comm, QepGroundSolver *);
 PETSC_EXTERN PetscErrorCode QepGroundSolverDestroy(QepGroundSolver *);
@@ -31,9 +37,15 @@ PETSC_EXTERN PetscErrorCode QepGroundSolverGetComputeGap(QepGroundSolver, PetscB
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetGapTolerance(QepGroundSolver, PetscReal);
 /* Extra sentence appended to the degenerate-ground-state error (e.g. the symmetry that causes it); copied. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetDegeneracyHint(QepGroundSolver, const char hint[]);
+PETSC_EXTERN PetscErrorCode QepGroundSolverSetEigensolver(QepGroundSolver, QepEigensolverType);
+PETSC_EXTERN PetscErrorCode QepGroundSolverGetEigensolver(QepGroundSolver, QepEigensolverType *);
+/* Lanczos solves so far that SLEPc had to finish. */
+PETSC_EXTERN PetscErrorCode QepGroundSolverGetFallbackCount(QepGroundSolver, PetscInt *);
 /* Seed of the default (cold) initial vector. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetSeed(QepGroundSolver, PetscInt64);
-/* -[prefix]qep_gap, -[prefix]qep_gap_tol, -[prefix]qep_seed and the EPS options -[prefix]eps_* */
+/* -[prefix]qep_gap, -[prefix]qep_gap_tol, -[prefix]qep_init_seed, -[prefix]qep_eigensolver,
+ * -[prefix]qep_lanczos_memory, -[prefix]qep_lanczos_max_it and the EPS options -[prefix]eps_*
+ * (-eps_tol is the relative residual tolerance of both methods) */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetFromOptions(QepGroundSolver);
 /* Warm start from v (copied) for the following solves; NULL returns to the cold start. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetInitialVector(QepGroundSolver, Vec v);
