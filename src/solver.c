@@ -43,7 +43,7 @@ PetscErrorCode QepGroundSolverCreate(MPI_Comm comm, QepGroundSolver *solver)
   s->gap_tol = QEP_DEFAULT_GAP_TOL;
   s->seed    = 20260101;
   s->method        = QEP_EIGENSOLVER_EPS;
-  s->lanczos_mib   = 64;
+  s->lanczos_mib   = 8; /* stores the basis of small states only: first touches of fresh vectors cost about a matvec each */
   s->lanczos_maxit = 2000;
   PetscCall(EPSCreate(comm, &s->eps));
   PetscCall(EPSSetType(s->eps, EPSKRYLOVSCHUR));
