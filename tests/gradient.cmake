@@ -107,3 +107,11 @@ qep_error_test(NAME cli_gradient_input_count RANKS 1 2 MATCH "-qep_input has 1 v
   COMMAND ${QEP_CLI} gradient ${GRAD_tfim} -qep_input 0.3 -qep_target 0.5,-0.4)
 qep_error_test(NAME cli_gradient_xent_target RANKS 1 2 MATCH "1\\.5.*\\[0, ?1\\]|\\[0, ?1\\].*1\\.5"
   COMMAND ${QEP_CLI} gradient ${GRAD_tfim} -qep_input 0.3,-0.2 -qep_target 0.5,1.5 -qep_loss xent)
+
+# The same checks with qep's lean Lanczos for the free and nudged solves (warm starts, deflated gap):
+# the QEP gradient against linear response, FD and the independent loss, as above.
+foreach(model tfim xyz)
+  qep_mpi_test(NAME grad_${model}_lanczos RANKS 1 2 TIMEOUT 120
+    COMMAND $<TARGET_FILE:test_gradient> ${GRAD_${model}} -losses observable,mse -qep_operator shell ${GRAD_TIGHT}
+            -free_qep_eigensolver lanczos -nudged_qep_eigensolver lanczos)
+endforeach()
