@@ -10,6 +10,8 @@
  * The Ritz vector x = sum_j s_j v_j is combined from stored Lanczos vectors when they fit the memory
  * budget, otherwise by a second pass that regenerates v_0..v_k bit for bit from the stored
  * recurrence coefficients (no dot products, so no reductions either).
+ * The recurrence keeps w_j = beta_j v_j unnormalised (w_0 = v_0): the scaling by 1/beta_j is folded
+ * into the coefficients of the next update, which saves a vector pass per step.
  * Deflation: given a unit vector psi (a converged ground state), the recurrence runs on
  * (1 - psi psi^H) H (1 - psi psi^H) from a start orthogonal to psi; its lowest eigenpair is the
  * first excited state.
@@ -185,9 +187,9 @@ static PetscErrorCode StepDots(Vec w, Vec cur, Vec psi, PetscReal *alpha, PetscS
   PetscFunctionReturn(0);
 }
 
-/* w <- w - alpha cur - beta prev - c psi, and its norm. Both passes of the solver use exactly this
- * code, so the second one regenerates the same vectors. */
-static PetscErrorCode StepUpdate(Vec w, Vec cur, Vec prev, Vec psi, PetscReal alpha, PetscReal beta, PetscScalar c, PetscReal *norm)
+/* w <- scale w - alpha cur - beta prev - c psi, and its norm. Both passes of the solver use exactly
+ * this code, so the second one regenerates the same vectors. */
+static PetscErrorCode StepUpdate(Vec w, Vec cur, Vec prev, Vec psi, PetscReal scale, PetscReal alpha, PetscReal beta, PetscScalar c, PetscReal *norm)
 {
   PetscScalar *restrict wa;
   const PetscScalar *restrict va, *restrict ua, *restrict pa = NULL;
@@ -204,13 +206,13 @@ static PetscErrorCode StepUpdate(Vec w, Vec cur, Vec prev, Vec psi, PetscReal al
   if (psi) PetscCall(VecGetArrayRead(psi, (const PetscScalar **)&pa));
   for (i = 0; i + LANCZOS_ACC <= n; i += LANCZOS_ACC)
     for (int r = 0; r < LANCZOS_ACC; r++) {
-      PetscScalar v = wa[i + r] - alpha * va[i + r] - beta * ua[i + r];
+      PetscScalar v = scale * wa[i + r] - alpha * va[i + r] - beta * ua[i + r];
       if (pa) v -= c * pa[i + r];
       wa[i + r] = v;
       acc[r] += PetscRealPart(PetscConj(v) * v);
     }
   for (; i < n; i++) {
-    PetscScalar v = wa[i] - alpha * va[i] - beta * ua[i];
+    PetscScalar v = scale * wa[i] - alpha * va[i] - beta * ua[i];
     if (pa) v -= c * pa[i];
     wa[i] = v;
     acc[0] += PetscRealPart(PetscConj(v) * v);
@@ -269,6 +271,20 @@ static PetscErrorCode KeepBasisVector(QepLanczos L, PetscInt j, Vec v, size_t bu
   PetscFunctionReturn(0);
 }
 
+/* ||w_j||: 1 for the normalised start, beta_j after it. */
+static PetscReal NormOf(const QepLanczos L, PetscInt j) { return j == 0 ? 1.0 : L->beta[j]; }
+
+/* w_{j+1} = H v_j - alpha_j v_j - beta_j v_{j-1} - defl_j psi from next = H w_j, in terms of the
+ * unnormalised w_j (cur) and w_{j-1} (prev). */
+static PetscErrorCode Advance(QepLanczos L, PetscInt j, Vec psi, PetscReal *norm)
+{
+  const PetscReal nj = NormOf(L, j), nprev = j > 0 ? NormOf(L, j - 1) : 1.0;
+
+  PetscFunctionBegin;
+  PetscCall(StepUpdate(L->next, L->cur, L->prev, psi, 1.0 / nj, L->alpha[j] / nj, L->beta[j] / nprev, L->defl[j], norm));
+  PetscFunctionReturn(0);
+}
+
 /* Rotates the roles prev <- cur <- next <- (old prev). */
 static void Rotate(QepLanczos L)
 {
@@ -288,11 +304,10 @@ static PetscErrorCode CombineByRecurrence(QepLanczos L, Mat A, Vec psi, PetscInt
   PetscCall(VecCopy(L->first, L->cur));
   PetscCall(VecSet(x, 0.0));
   for (PetscInt j = 0; j < k; j++) {
-    PetscCall(VecAXPY(x, L->z[j], L->cur));
+    PetscCall(VecAXPY(x, L->z[j] / NormOf(L, j), L->cur));
     if (j == k - 1) break;
     PetscCall(MatMult(A, L->cur, L->next));
-    PetscCall(StepUpdate(L->next, L->cur, L->prev, psi, L->alpha[j], L->beta[j], L->defl[j], &norm));
-    PetscCall(VecScale(L->next, 1.0 / L->beta[j + 1]));
+    PetscCall(Advance(L, j, psi, &norm));
     Rotate(L);
   }
   PetscFunctionReturn(0);
@@ -325,9 +340,10 @@ PetscErrorCode QepLanczosSolve(QepLanczos L, Mat A, Vec start, Vec psi, PetscRea
     if (j == 0) L->beta[0] = 0;
     PetscCall(KeepBasisVector(L, j, L->cur, budget, &storing));
     PetscCall(MatMult(A, L->cur, L->next));
-    PetscCall(StepDots(L->next, L->cur, psi, &a, &c));
-    PetscCall(StepUpdate(L->next, L->cur, L->prev, psi, a, L->beta[j], c, &b));
-    L->alpha[j] = a, L->defl[j] = c, L->beta[j + 1] = b;
+    PetscCall(StepDots(L->next, L->cur, psi, &a, &c)); /* w_j^H H w_j and psi^H H w_j */
+    L->alpha[j] = a / (NormOf(L, j) * NormOf(L, j)), L->defl[j] = c / NormOf(L, j);
+    PetscCall(Advance(L, j, psi, &b));
+    a = L->alpha[j], L->beta[j + 1] = b;
     k     = j + 1;
     anorm = PetscMax(anorm, PetscAbsReal(a) + b + L->beta[j]);
     if (k >= nextcheck || b <= 100 * PETSC_MACHINE_EPSILON * anorm || k >= N || k == maxit) {
@@ -344,14 +360,13 @@ PetscErrorCode QepLanczosSolve(QepLanczos L, Mat A, Vec start, Vec psi, PetscRea
       lastcheck = k, lastestimate = estimate;
     }
     if (!done) {
-      PetscCall(VecScale(L->next, 1.0 / b));
       Rotate(L);
     }
   }
   *steps   = k;
   L->lastk = k;
   if (storing) {
-    for (PetscInt j = 0; j < k; j++) L->zs[j] = L->z[j];
+    for (PetscInt j = 0; j < k; j++) L->zs[j] = L->z[j] / NormOf(L, j); /* the stored w_j are unnormalised */
     PetscCall(VecSet(x, 0.0));
     PetscCall(VecMAXPY(x, k, L->zs, L->basis));
   } else PetscCall(CombineByRecurrence(L, A, psi, k, x));
