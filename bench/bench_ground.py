@@ -39,7 +39,10 @@ SCIPY_BYTES_PER_NNZ = 12.0       # float64 value + int32 column index of the CSR
 SCIPY_ARPACK_VECTORS = 24        # ncv = 20 Lanczos vectors for k = 1, plus workspace and diagonal
 SCIPY_NNZ_PER_SECOND_GUESS = 1.5e8  # used only before any scipy case has been timed
 SCIPY_MATVECS_GUESS = 150           # ditto (eigsh needs ~100-200 for this chain at tol 1e-10)
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+# Single node: shared-memory transports only (no probing of UCX/OFI/openib), which halves OpenMPI's
+# start-up; a value already in the environment wins.
+MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "OMPI_MCA_pml": os.environ.get("OMPI_MCA_pml", "ob1"), "OMPI_MCA_btl": os.environ.get("OMPI_MCA_btl", "self,vader")}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -44,7 +44,10 @@ ROOT_DIR = os.path.dirname(BENCH_DIR)
 MODEL_PATH = os.path.join(BENCH_DIR, "models", "train10.model")
 DATA_PATH = os.path.join(BENCH_DIR, "results", "train_data.csv")
 TEST_PATH = os.path.join(BENCH_DIR, "results", "train_test.csv")
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+# Single node: shared-memory transports only (no probing of UCX/OFI/openib), which halves OpenMPI's
+# start-up; a value already in the environment wins.
+MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "OMPI_MCA_pml": os.environ.get("OMPI_MCA_pml", "ob1"), "OMPI_MCA_btl": os.environ.get("OMPI_MCA_btl", "self,vader")}
 LAYERS = (3, 4, 3)
 GRADIENT_AGREEMENT = 1e-6    # relative (to the largest entry) difference Python vs `qep gradient`
 
