@@ -1,4 +1,5 @@
-/* solver.c — QepGroundSolver: SLEPc ground states with warm start, gap check and statistics.
+/* solver.c — QepGroundSolver: ground states by SLEPc or by qep's Lanczos (src/lanczos.c, SLEPc
+ * finishing what it cannot), with warm start, gap check and statistics.
  * Invariant: after a successful Solve, `state` holds a unit-norm eigenvector of the lowest converged
  * eigenvalue and stats describe that solve; a failed Solve (not converged, degenerate) returns an
  * error and never leaves a state marked valid. The cold initial vector depends only on the seed and

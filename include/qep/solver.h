@@ -1,6 +1,7 @@
 /* qep/solver.h — ground states of a Hermitian operator with SLEPc.
  *
- * Wraps an EPS (Krylov-Schur, Hermitian, smallest real eigenvalue). The options prefix is shared by
+ * Wraps an EPS (Krylov-Schur, Hermitian, smallest real eigenvalue), or with -qep_eigensolver lanczos
+ * qep's lean Lanczos, which hands any solve it cannot finish to the EPS. The options prefix is shared by
  * the EPS and by the solver's own options, so `-free_eps_tol` and `-free_qep_gap_tol` tune one
  * instance and `-nudged_...` another. Every Solve either returns a converged, non-degenerate ground
  * state or fails with PETSC_ERR_NOT_CONVERGED / PETSC_ERR_CONV_FAILED and a message; it never returns
