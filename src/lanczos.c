@@ -65,7 +65,9 @@ PetscErrorCode QepLanczosDestroy(QepLanczos *L)
   PetscCall(VecDestroy(&(*L)->cur));
   PetscCall(VecDestroy(&(*L)->next));
   PetscCall(VecDestroy(&(*L)->first));
-  PetscCall(PetscFree3((*L)->alpha, (*L)->beta, (*L)->defl));
+  PetscCall(PetscFree((*L)->alpha));
+  PetscCall(PetscFree((*L)->beta));
+  PetscCall(PetscFree((*L)->defl));
   PetscCall(PetscFree7((*L)->d, (*L)->e, (*L)->w, (*L)->z, (*L)->work, (*L)->iwork, (*L)->isuppz));
   PetscCall(PetscFree((*L)->zs));
   PetscCall(PetscFree(*L));
@@ -103,17 +105,10 @@ static PetscErrorCode EnsureCoefficients(QepLanczos L, PetscInt k)
 {
   PetscFunctionBegin;
   if (k > L->acoef) {
-    PetscReal   *a, *b;
-    PetscScalar *c;
-    PetscInt     na = PetscMax(2 * L->acoef, k + 64);
-    PetscCall(PetscMalloc3(na, &a, na, &b, na, &c));
-    if (L->acoef) {
-      PetscCall(PetscArraycpy(a, L->alpha, L->acoef));
-      PetscCall(PetscArraycpy(b, L->beta, L->acoef));
-      PetscCall(PetscArraycpy(c, L->defl, L->acoef));
-    }
-    PetscCall(PetscFree3(L->alpha, L->beta, L->defl));
-    L->alpha = a, L->beta = b, L->defl = c, L->acoef = na;
+    L->acoef = PetscMax(2 * L->acoef, k + 64);
+    PetscCall(PetscRealloc(sizeof(PetscReal) * (size_t)L->acoef, &L->alpha));
+    PetscCall(PetscRealloc(sizeof(PetscReal) * (size_t)L->acoef, &L->beta));
+    PetscCall(PetscRealloc(sizeof(PetscScalar) * (size_t)L->acoef, &L->defl));
   }
   if (k > L->atri) {
     PetscInt na = PetscMax(2 * L->atri, k + 64);
@@ -256,12 +251,8 @@ static PetscErrorCode KeepBasisVector(QepLanczos L, PetscInt j, Vec v, size_t bu
     PetscFunctionReturn(0);
   }
   if (j >= L->abasis) {
-    Vec     *nb;
-    PetscInt na = PetscMax(2 * L->abasis, 64);
-    PetscCall(PetscCalloc1(na, &nb));
-    if (L->abasis) PetscCall(PetscArraycpy(nb, L->basis, L->abasis));
-    PetscCall(PetscFree(L->basis));
-    L->basis = nb, L->abasis = na;
+    L->abasis = PetscMax(2 * L->abasis, 64);
+    PetscCall(PetscRealloc(sizeof(Vec) * (size_t)L->abasis, &L->basis)); /* slots from nbasis on are unset */
   }
   if (j >= L->nbasis) {
     PetscCall(VecDuplicate(v, &L->basis[j]));
@@ -332,10 +323,10 @@ PetscErrorCode QepLanczosSolve(QepLanczos L, Mat A, Vec start, Vec psi, PetscRea
   PetscCall(FirstVector(L, start, psi)); /* start may be x itself: it is copied before x is written */
   PetscCall(VecCopy(L->first, L->cur));
   PetscCall(VecSet(L->prev, 0.0));
-  *converged = PETSC_FALSE;
   for (PetscInt j = 0; j < maxit && !done; j++) {
     PetscReal   a, b;
     PetscScalar c = 0;
+    PetscBool   invariant;
     PetscCall(EnsureCoefficients(L, j + 2));
     if (j == 0) L->beta[0] = 0;
     PetscCall(KeepBasisVector(L, j, L->cur, budget, &storing));
@@ -343,15 +334,16 @@ PetscErrorCode QepLanczosSolve(QepLanczos L, Mat A, Vec start, Vec psi, PetscRea
     PetscCall(StepDots(L->next, L->cur, psi, &a, &c)); /* w_j^H H w_j and psi^H H w_j */
     L->alpha[j] = a / (NormOf(L, j) * NormOf(L, j)), L->defl[j] = c / NormOf(L, j);
     PetscCall(Advance(L, j, psi, &b));
-    a = L->alpha[j], L->beta[j + 1] = b;
-    k     = j + 1;
-    anorm = PetscMax(anorm, PetscAbsReal(a) + b + L->beta[j]);
-    if (k >= nextcheck || b <= 100 * PETSC_MACHINE_EPSILON * anorm || k >= N || k == maxit) {
+    L->beta[j + 1] = b;
+    k              = j + 1;
+    anorm          = PetscMax(anorm, PetscAbsReal(L->alpha[j]) + b + L->beta[j]);
+    invariant      = b <= 100 * PETSC_MACHINE_EPSILON * anorm ? PETSC_TRUE : PETSC_FALSE; /* T_k's spectrum is exact */
+    if (k >= nextcheck || invariant || k >= N || k == maxit) {
       PetscCall(LowestRitzPair(L, k, theta));
       estimate = b * PetscAbsReal(L->z[k - 1]);
       target   = tol * PetscMax(PetscAbsReal(*theta), PETSC_SMALL);
-      /* converged Ritz pair, or an invariant subspace (b ~ 0: T_k's spectrum is exact), or the whole space */
-      if (estimate <= target || b <= 100 * PETSC_MACHINE_EPSILON * anorm || k >= N) done = PETSC_TRUE;
+      /* converged Ritz pair, or an invariant subspace, or the whole space */
+      if (estimate <= target || invariant || k >= N) done = PETSC_TRUE;
       nextcheck = k + 1;
       if (nloc < LANCZOS_SMALL_LOCAL && lastcheck && estimate < lastestimate) { /* skip checks that cannot succeed yet */
         PetscReal rate = PetscLogReal(lastestimate / estimate) / (PetscReal)(k - lastcheck), ahead = PetscLogReal(estimate / target) / rate;
@@ -359,9 +351,7 @@ PetscErrorCode QepLanczosSolve(QepLanczos L, Mat A, Vec start, Vec psi, PetscRea
       }
       lastcheck = k, lastestimate = estimate;
     }
-    if (!done) {
-      Rotate(L);
-    }
+    if (!done) Rotate(L);
   }
   *steps   = k;
   L->lastk = k;

@@ -86,12 +86,14 @@ PetscErrorCode QepExpectationDestroy(QepExpectation *plan)
 /* Rows [i0, i0 + 2^b) of a group at once (global rows r = rstart + i0 + j aligned to 2^b): with
  * col = r ^ x, the sign of entry k is (-1)^|col_hi & z_k| (-1)^|col_lo & z_k|, so one Walsh-Hadamard
  * transform W[m] = sum_l (-1)^|l & m| u[l] of u[col_lo] = conj(bra_r) ket_col gives every entry's
- * block sum as +-W[z_k & (2^b - 1)]: b additions per row instead of one per row and entry. */
-static void AccumulateBlockWHT(PetscInt b, uint64_t x, uint64_t r0, const PetscScalar *bra, const PetscScalar *ket, PetscInt nk, const uint64_t *z, PetscScalar *u, PetscScalar *acc)
+ * block sum as +-W[z_k & (2^b - 1)]: b additions per row instead of one per row and entry.
+ * The ket amplitude of block row j is partner[j ^ pmask]: the received copy in row order (pmask 0) or
+ * the local partner block, which the flip permutes within (pmask = x's low bits). */
+static void AccumulateBlockWHT(PetscInt b, uint64_t x, uint64_t r0, const PetscScalar *bra, const PetscScalar *partner, uint64_t pmask, PetscInt nk, const uint64_t *z, PetscScalar *u, PetscScalar *acc)
 {
   const uint64_t B = (uint64_t)1 << b, lo = B - 1, hi = (r0 ^ x) & ~lo;
 
-  for (uint64_t j = 0; j < B; j++) u[j ^ (x & lo)] = PetscConj(bra[j]) * ket[j];
+  for (uint64_t j = 0; j < B; j++) u[j ^ (x & lo)] = PetscConj(bra[j]) * partner[j ^ pmask];
   for (uint64_t h = 1; h < B; h <<= 1)
     for (uint64_t i = 0; i < B; i += 2 * h)
       for (uint64_t j = i; j < i + h; j++) {
@@ -103,8 +105,8 @@ static void AccumulateBlockWHT(PetscInt b, uint64_t x, uint64_t r0, const PetscS
 
 /* partial[t] += sum_r conj(bra_r) i^ny (-1)^|(r^x)&z| ket_{r^x} for every entry t of group g, in one
  * pass over the rows (rows outer, so a group with many strings still reads the state once).
- * flipped[i] = ket[r_i ^ x] when the flip leaves the rank, NULL otherwise. Groups with more entries
- * than transform bits go block by block through AccumulateBlockWHT. */
+ * flipped[i] = ket[r_i ^ x] when the flip leaves the rank, NULL otherwise. Groups with at least as
+ * many entries as transform bits go block by block through AccumulateBlockWHT. */
 static PetscErrorCode AccumulateGroup(QepExpectation e, PetscInt g, const PetscScalar *bra, const PetscScalar *psi, const PetscScalar *flipped)
 {
   const QepFlipGroups *fg = &e->groups;
@@ -119,15 +121,12 @@ static PetscErrorCode AccumulateGroup(QepExpectation e, PetscInt g, const PetscS
   PetscCall(PetscCalloc1(nk, &acc));
   while (b > 0 && (((uint64_t)e->rstart | (uint64_t)n) & (((uint64_t)1 << b) - 1))) b--; /* blocks aligned in global rows */
   if (nk >= b && b >= 4) {
-    const uint64_t B = (uint64_t)1 << b;
-    PetscScalar    u[1 << WHT_MAX_BITS], kb[1 << WHT_MAX_BITS];
+    const uint64_t B = (uint64_t)1 << b, lo = B - 1;
+    PetscScalar    u[1 << WHT_MAX_BITS];
     for (PetscInt i0 = 0; i0 < n; i0 += (PetscInt)B) {
       const uint64_t r0 = (uint64_t)(e->rstart + i0);
-      if (flipped) AccumulateBlockWHT(b, x, r0, bra + i0, flipped + i0, nk, z, u, acc);
-      else { /* the partner rows (r0 ^ x) of the block, in the block's order */
-        for (uint64_t j = 0; j < B; j++) kb[j] = psi[((r0 + j) ^ x) - (uint64_t)e->rstart];
-        AccumulateBlockWHT(b, x, r0, bra + i0, kb, nk, z, u, acc);
-      }
+      if (flipped) AccumulateBlockWHT(b, x, r0, bra + i0, flipped + i0, 0, nk, z, u, acc);
+      else AccumulateBlockWHT(b, x, r0, bra + i0, psi + (((r0 ^ x) & ~lo) - (uint64_t)e->rstart), x & lo, nk, z, u, acc);
     }
   } else
     for (PetscInt i = 0; i < n; i++) {

@@ -36,6 +36,26 @@ struct _p_QepModel {
   PetscBool  finalized;
 };
 
+/* Bond lists of the generators' lattices (src/generate.c): pairs bi[e] < bj[e] in a fixed order.
+ * The caller allocates bi and bj large enough; the builders append. */
+typedef struct {
+  PetscInt  nbonds;
+  PetscInt *bi, *bj;
+} QepBonds;
+PETSC_INTERN void QepBondsAdd(QepBonds *, PetscInt i, PetscInt j);
+PETSC_INTERN void QepBondsChain(QepBonds *, PetscInt n, PetscBool ring);
+PETSC_INTERN void QepBondsComplete(QepBonds *, PetscInt n);
+PETSC_INTERN void QepBondsSquare(QepBonds *, PetscInt lx, PetscInt ly, PetscBool periodic);
+PETSC_INTERN void QepBondsLayered(QepBonds *, PetscInt nlayers, const PetscInt layers[]);
+/* Appends printf-formatted text to buf (truncating, never overflowing); for model descriptions. */
+PETSC_INTERN void QepAppendFormat(char buf[], size_t len, const char fmt[], ...) __attribute__((format(printf, 3, 4)));
+
+/* Named parameter tables (src/parameters.c), shared by the spin model and the oscillator network.
+ * Find sets *index = -1 when absent. Append checks the name (non-empty, short enough, not x<k>), the
+ * value (finite; normal or 0 unless subnormal_ok) and uniqueness, grows the arrays and appends. */
+PETSC_INTERN PetscErrorCode QepParameterFind(PetscInt n, const char (*names)[QEP_NAME_LEN], const char name[], PetscInt *index);
+PETSC_INTERN PetscErrorCode QepParameterAppend(MPI_Comm, const char name[], PetscReal value, PetscBool subnormal_ok, PetscInt *n, PetscInt *alloc, char (**names)[QEP_NAME_LEN], PetscReal **values, PetscInt *index);
+
 /* Index of string p in the model, adding it if new. */
 PETSC_INTERN PetscErrorCode QepModelInternString(QepModel, QepPauli p, PetscInt *index);
 /* Clears everything (used before reading a new file into an existing model). */

@@ -211,6 +211,19 @@ static PetscErrorCode FillColdStart(QepGroundSolver s, PetscInt64 stream, Vec v)
   PetscFunctionReturn(0);
 }
 
+/* Start vector i (0: ground, 1: excited): the user's warm start when given, else the cold start of
+ * stream i written into `cold`. */
+static PetscErrorCode StartVector(QepGroundSolver s, PetscInt i, Vec cold, Vec *start)
+{
+  PetscFunctionBegin;
+  if (s->ninit > i) *start = s->init[i];
+  else {
+    PetscCall(FillColdStart(s, i, cold));
+    *start = cold;
+  }
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode CountMatMults(PetscLogDouble *count)
 {
   PetscLogEvent      ev;
@@ -269,9 +282,8 @@ static PetscErrorCode SolveEPS(QepGroundSolver s, PetscBool resume)
     nstart = PetscMin(s->ninit, nev); /* a ground state and, when the gap is wanted, the excited state */
     for (PetscInt i = 0; i < nstart; i++) start[i] = s->init[i];
     if (!nstart) {
-      PetscCall(FillColdStart(s, 0, s->state));
-      start[0] = s->state;
-      nstart   = 1;
+      PetscCall(StartVector(s, 0, s->state, &start[0]));
+      nstart = 1;
     }
   }
   PetscCall(EPSSetInitialSpace(s->eps, nstart, start)); /* must be set again before every EPSSolve */
@@ -300,29 +312,21 @@ static PetscErrorCode SolveEPS(QepGroundSolver s, PetscBool resume)
 static PetscErrorCode SolveLanczos(QepGroundSolver s, PetscBool *ok)
 {
   PetscReal tol, e0, e1, res;
-  PetscInt  maxit, steps;
+  PetscInt  steps;
   size_t    budget = (size_t)(s->lanczos_mib * 1048576.0);
   Vec       start;
 
   PetscFunctionBegin;
   if (!s->lanczos) PetscCall(QepLanczosCreate(&s->lanczos));
-  PetscCall(EPSGetTolerances(s->eps, &tol, &maxit));
-  if (s->ninit >= 1) start = s->init[0];
-  else {
-    PetscCall(FillColdStart(s, 0, s->state));
-    start = s->state;
-  }
+  PetscCall(EPSGetTolerances(s->eps, &tol, NULL));
+  PetscCall(StartVector(s, 0, s->state, &start));
   PetscCall(QepLanczosSolve(s->lanczos, s->A, start, NULL, tol, s->lanczos_maxit, budget, s->state, &e0, &res, &steps, ok));
   s->stats.iterations = steps;
   s->stats.energy     = e0;
   s->stats.residual   = res;
   if (!*ok || !s->compute_gap) PetscFunctionReturn(0);
   if (!s->excited) PetscCall(VecDuplicate(s->state, &s->excited));
-  if (s->ninit >= 2) start = s->init[1];
-  else {
-    PetscCall(FillColdStart(s, 1, s->excited));
-    start = s->excited;
-  }
+  PetscCall(StartVector(s, 1, s->excited, &start));
   PetscCall(QepLanczosSolve(s->lanczos, s->A, start, s->state, tol, s->lanczos_maxit, budget, s->excited, &e1, &res, &steps, ok));
   s->stats.iterations += steps;
   s->stats.gap = e1 - e0;

@@ -12,7 +12,6 @@
  * PetscOptionsBegin/End block and adds its terms, then add a row to Generators[] below. The
  * dispatcher resets the model, times the build (QEP_ModelGenerate) and calls QepModelFinalize. */
 #include "qepimpl.h"
-#include <stdarg.h>
 #include <stdio.h>
 
 /* One QepRandomUniform stream per kind of coefficient, so the draws of one never move another. */
@@ -47,12 +46,6 @@ typedef struct {
   PetscReal       delta;
   CoefficientSpec J, b, gamma;
 } SpinOptions;
-
-/* Bond list of a lattice: pairs bi[e] < bj[e], distinct, in the lattice's fixed enumeration order. */
-typedef struct {
-  PetscInt  nbonds;
-  PetscInt *bi, *bj;
-} Bonds;
 
 static PetscReal CoefficientValue(const CoefficientSpec *c, PetscInt64 seed, PetscInt64 counter)
 {
@@ -210,41 +203,8 @@ static PetscErrorCode ValidateSpinOptions(QepModel m, SpinOptions *o, PetscInt *
   PetscFunctionReturn(0);
 }
 
-static void AddBond(Bonds *b, PetscInt i, PetscInt j)
-{
-  b->bi[b->nbonds] = PetscMin(i, j);
-  b->bj[b->nbonds] = PetscMax(i, j);
-  b->nbonds++;
-}
-
-/* Square lattice: for each site x + LX*y in order, its +x then its +y neighbour. A wrap bond exists
-   only where the extent is >= 3; for extent 2 it would repeat the open bond. */
-static void SquareBonds(const SpinOptions *o, Bonds *b)
-{
-  for (PetscInt y = 0; y < o->ly; y++)
-    for (PetscInt x = 0; x < o->lx; x++) {
-      PetscInt q = x + o->lx * y;
-      if (x + 1 < o->lx) AddBond(b, q, q + 1);
-      else if (o->periodic && o->lx >= 3) AddBond(b, q, o->lx * y);
-      if (y + 1 < o->ly) AddBond(b, q, q + o->lx);
-      else if (o->periodic && o->ly >= 3) AddBond(b, q, x);
-    }
-}
-
-/* Layered lattice: every qubit of layer l couples to every qubit of layer l+1, layer by layer. */
-static void LayeredBonds(const SpinOptions *o, Bonds *b)
-{
-  PetscInt first = 0;
-  for (PetscInt l = 0; l + 1 < o->nlayers; l++) {
-    PetscInt next = first + o->layers[l];
-    for (PetscInt i = first; i < next; i++)
-      for (PetscInt j = next; j < next + o->layers[l + 1]; j++) AddBond(b, i, j);
-    first = next;
-  }
-}
-
 /* Fills the bond list in the lattice's fixed order; the caller frees b->bi and b->bj. */
-static PetscErrorCode BuildBonds(const SpinOptions *o, PetscInt n, Bonds *b)
+static PetscErrorCode BuildBonds(const SpinOptions *o, PetscInt n, QepBonds *b)
 {
   PetscInt maxbonds = n * (n - 1) / 2; /* every lattice is a simple graph */
 
@@ -254,18 +214,16 @@ static PetscErrorCode BuildBonds(const SpinOptions *o, PetscInt n, Bonds *b)
   switch (o->lattice) {
   case LATTICE_CHAIN:
   case LATTICE_RING:
-    for (PetscInt i = 0; i + 1 < n; i++) AddBond(b, i, i + 1);
-    if (o->lattice == LATTICE_RING) AddBond(b, n - 1, 0);
+    QepBondsChain(b, n, o->lattice == LATTICE_RING ? PETSC_TRUE : PETSC_FALSE);
     break;
   case LATTICE_COMPLETE:
-    for (PetscInt i = 0; i < n; i++)
-      for (PetscInt j = i + 1; j < n; j++) AddBond(b, i, j);
+    QepBondsComplete(b, n);
     break;
   case LATTICE_SQUARE:
-    SquareBonds(o, b);
+    QepBondsSquare(b, o->lx, o->ly, o->periodic);
     break;
   case LATTICE_LAYERED:
-    LayeredBonds(o, b);
+    QepBondsLayered(b, o->nlayers, o->layers);
     break;
   default:
     break;
@@ -307,7 +265,7 @@ static PetscErrorCode AddTiedTerms(QepModel m, const char name[], PetscBool trai
 }
 
 /* tfim bond: -J Z_i Z_j. xxz/heisenberg bond: J (X_i X_j + Y_i Y_j + delta Z_i Z_j). */
-static PetscErrorCode AddBondTerms(QepModel m, const SpinOptions *o, const Bonds *b)
+static PetscErrorCode AddBondTerms(QepModel m, const SpinOptions *o, const QepBonds *b)
 {
   PetscFunctionBegin;
   for (PetscInt e = 0; e < b->nbonds; e++) {
@@ -356,24 +314,11 @@ static PetscErrorCode AddInputsAndOutputs(QepModel m, const SpinOptions *o)
   PetscFunctionReturn(0);
 }
 
-/* Appends printf-formatted text to buf (truncating, never overflowing). C's own %g is used on
-   purpose: PETSc's adds a trailing '.' to whole numbers ("J=1." instead of "J=1"). */
-static void AppendFormat(char buf[], size_t len, const char fmt[], ...)
-{
-  size_t  used = strlen(buf);
-  va_list ap;
-
-  if (used + 1 >= len) return;
-  va_start(ap, fmt);
-  (void)vsnprintf(buf + used, len - used, fmt, ap);
-  va_end(ap);
-}
-
 static void DescribeCoefficient(char buf[], size_t len, const char label[], const CoefficientSpec *c)
 {
-  AppendFormat(buf, len, " %s=%g", label, (double)c->mean);
-  if (c->spread > 0.0) AppendFormat(buf, len, "+-%g", (double)c->spread);
-  if (c->trainable) AppendFormat(buf, len, "(trainable)");
+  QepAppendFormat(buf, len, " %s=%g", label, (double)c->mean);
+  if (c->spread > 0.0) QepAppendFormat(buf, len, "+-%g", (double)c->spread);
+  if (c->trainable) QepAppendFormat(buf, len, "(trainable)");
 }
 
 /* One line such as "tfim chain n=20 J=1 b=0 gamma=1 seed=1" or
@@ -383,17 +328,17 @@ static PetscErrorCode SetSpinDescription(QepModel m, const SpinOptions *o, Petsc
   char buf[1024] = "";
 
   PetscFunctionBegin;
-  AppendFormat(buf, sizeof(buf), "%s %s", o->type, LatticeNames[o->lattice]);
-  if (o->lattice == LATTICE_SQUARE) AppendFormat(buf, sizeof(buf), " %lldx%lld %s", (long long)o->lx, (long long)o->ly, o->periodic ? "periodic" : "open");
+  QepAppendFormat(buf, sizeof(buf), "%s %s", o->type, LatticeNames[o->lattice]);
+  if (o->lattice == LATTICE_SQUARE) QepAppendFormat(buf, sizeof(buf), " %lldx%lld %s", (long long)o->lx, (long long)o->ly, o->periodic ? "periodic" : "open");
   if (o->lattice == LATTICE_LAYERED)
-    for (PetscInt l = 0; l < o->nlayers; l++) AppendFormat(buf, sizeof(buf), "%s%lld", l ? "," : " ", (long long)o->layers[l]);
-  AppendFormat(buf, sizeof(buf), " n=%lld", (long long)n);
+    for (PetscInt l = 0; l < o->nlayers; l++) QepAppendFormat(buf, sizeof(buf), "%s%lld", l ? "," : " ", (long long)o->layers[l]);
+  QepAppendFormat(buf, sizeof(buf), " n=%lld", (long long)n);
   DescribeCoefficient(buf, sizeof(buf), "J", &o->J);
-  if (o->kind != SPIN_TFIM) AppendFormat(buf, sizeof(buf), " delta=%g", (double)o->delta);
+  if (o->kind != SPIN_TFIM) QepAppendFormat(buf, sizeof(buf), " delta=%g", (double)o->delta);
   DescribeCoefficient(buf, sizeof(buf), "b", &o->b);
   DescribeCoefficient(buf, sizeof(buf), "gamma", &o->gamma);
-  AppendFormat(buf, sizeof(buf), " seed=%lld", (long long)o->seed);
-  if (o->ninputs || o->noutputs) AppendFormat(buf, sizeof(buf), " inputs=%lld outputs=%lld", (long long)o->ninputs, (long long)o->noutputs);
+  QepAppendFormat(buf, sizeof(buf), " seed=%lld", (long long)o->seed);
+  if (o->ninputs || o->noutputs) QepAppendFormat(buf, sizeof(buf), " inputs=%lld outputs=%lld", (long long)o->ninputs, (long long)o->noutputs);
   PetscCall(QepModelSetDescription(m, buf));
   PetscFunctionReturn(0);
 }
@@ -401,8 +346,8 @@ static PetscErrorCode SetSpinDescription(QepModel m, const SpinOptions *o, Petsc
 static PetscErrorCode GenerateSpinModel(QepModel m, SpinKind kind, const char type[])
 {
   SpinOptions o;
-  Bonds       bonds;
-  PetscInt    n;
+  QepBonds    bonds;
+  PetscInt    n = 0;
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(&o, sizeof(o)));

@@ -60,46 +60,17 @@ PetscErrorCode QepModelSetNumQubits(QepModel m, PetscInt n)
   PetscFunctionReturn(0);
 }
 
-static PetscBool IsInputName(const char name[])
-{
-  if (name[0] != 'x' || !name[1]) return PETSC_FALSE;
-  for (const char *c = name + 1; *c; c++)
-    if (*c < '0' || *c > '9') return PETSC_FALSE;
-  return PETSC_TRUE;
-}
-
 PetscErrorCode QepModelFindParameter(QepModel m, const char name[], PetscInt *index)
 {
   PetscFunctionBegin;
-  *index = -1;
-  for (PetscInt k = 0; k < m->nparams; k++)
-    if (!strcmp(m->param_names[k], name)) {
-      *index = k;
-      break;
-    }
+  PetscCall(QepParameterFind(m->nparams, (const char(*)[QEP_NAME_LEN])m->param_names, name, index));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode QepModelAddParameter(QepModel m, const char name[], PetscReal value, PetscInt *index)
 {
-  PetscInt existing;
-
   PetscFunctionBegin;
-  PetscCheck(name && name[0], m->comm, PETSC_ERR_ARG_WRONG, "Parameter name is empty");
-  PetscCheck(strlen(name) < QEP_NAME_LEN, m->comm, PETSC_ERR_ARG_WRONG, "Parameter name '%s' is longer than %d characters", name, QEP_NAME_LEN - 1);
-  PetscCheck(!IsInputName(name), m->comm, PETSC_ERR_ARG_WRONG, "Parameter name '%s' is reserved: x<number> names an input feature", name);
-  PetscCheck(PetscIsNormalReal(value) || value == 0.0, m->comm, PETSC_ERR_ARG_WRONG, "Parameter '%s' has a non-finite initial value", name);
-  PetscCall(QepModelFindParameter(m, name, &existing));
-  PetscCheck(existing < 0, m->comm, PETSC_ERR_ARG_WRONG, "Parameter '%s' is declared twice", name);
-  if (m->nparams == m->aparams) {
-    m->aparams = m->aparams ? 2 * m->aparams : 16;
-    PetscCall(PetscRealloc(sizeof(*m->param_names) * (size_t)m->aparams, &m->param_names));
-    PetscCall(PetscRealloc(sizeof(PetscReal) * (size_t)m->aparams, &m->param_values));
-  }
-  PetscCall(PetscStrncpy(m->param_names[m->nparams], name, QEP_NAME_LEN));
-  m->param_values[m->nparams] = value;
-  if (index) *index = m->nparams;
-  m->nparams++;
+  PetscCall(QepParameterAppend(m->comm, name, value, PETSC_FALSE, &m->nparams, &m->aparams, &m->param_names, &m->param_values, index));
   m->finalized = PETSC_FALSE;
   PetscFunctionReturn(0);
 }

@@ -7,7 +7,6 @@
  * the rank. Elements are added only through the public building API (qep/qho.h), so a generated
  * network is exactly what an oscillator file can say (-qep_qho_write writes it). */
 #include "qhomodel.h"
-#include <stdarg.h>
 
 #define STREAM_K     11 /* coupling stiffness spread */
 #define STREAM_K0    12 /* ground stiffness spread */
@@ -34,11 +33,6 @@ typedef struct {
   PetscReal mass, rest, bias, quartic;
   PetscBool mass_trainable, rest_trainable, bias_trainable, quartic_trainable;
 } QhoOptions;
-
-typedef struct {
-  PetscInt  nbonds;
-  PetscInt *bi, *bj;
-} Bonds;
 
 static PetscReal SpecValue(const Spec *s, PetscInt64 seed, PetscInt64 counter)
 {
@@ -170,40 +164,9 @@ static PetscErrorCode Validate(QepQho q, QhoOptions *o, PetscInt *nmodes)
   PetscFunctionReturn(0);
 }
 
-static void AddBond(Bonds *b, PetscInt i, PetscInt j)
-{
-  b->bi[b->nbonds] = PetscMin(i, j);
-  b->bj[b->nbonds] = PetscMax(i, j);
-  b->nbonds++;
-}
-
-/* Square lattice: for each site x + LX*y in order, its +x then its +y neighbour (wraps only for extents >= 3). */
-static void SquareBonds(const QhoOptions *o, Bonds *b)
-{
-  for (PetscInt y = 0; y < o->ly; y++)
-    for (PetscInt x = 0; x < o->lx; x++) {
-      PetscInt s = x + o->lx * y;
-      if (x + 1 < o->lx) AddBond(b, s, s + 1);
-      else if (o->periodic && o->lx >= 3) AddBond(b, s, o->lx * y);
-      if (y + 1 < o->ly) AddBond(b, s, s + o->lx);
-      else if (o->periodic && o->ly >= 3) AddBond(b, s, x);
-    }
-}
-
-static void LayeredBonds(const QhoOptions *o, Bonds *b)
-{
-  PetscInt first = 0;
-  for (PetscInt l = 0; l + 1 < o->nlayers; l++) {
-    PetscInt next = first + o->layers[l];
-    for (PetscInt i = first; i < next; i++)
-      for (PetscInt j = next; j < next + o->layers[l + 1]; j++) AddBond(b, i, j);
-    first = next;
-  }
-}
-
 /* Random graph: round(n·degree/2) endpoint pairs drawn from (seed, STREAM_GRAPH, 2e / 2e+1); self pairs
  * dropped, duplicates merged, sorted by (i, j). */
-static PetscErrorCode RandomBonds(const QhoOptions *o, PetscInt n, Bonds *b)
+static PetscErrorCode RandomBonds(const QhoOptions *o, PetscInt n, QepBonds *b)
 {
   PetscInt64 draws = (PetscInt64)PetscFloorReal(0.5 * n * o->degree + 0.5);
   PetscInt64 *keys;
@@ -217,12 +180,12 @@ static PetscErrorCode RandomBonds(const QhoOptions *o, PetscInt n, Bonds *b)
   }
   PetscCall(PetscSortInt64(nk, keys));
   for (PetscInt e = 0; e < nk; e++)
-    if (e == 0 || keys[e] != keys[e - 1]) AddBond(b, (PetscInt)(keys[e] / n), (PetscInt)(keys[e] % n));
+    if (e == 0 || keys[e] != keys[e - 1]) QepBondsAdd(b, (PetscInt)(keys[e] / n), (PetscInt)(keys[e] % n));
   PetscCall(PetscFree(keys));
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode BuildBonds(const QhoOptions *o, PetscInt n, Bonds *b)
+static PetscErrorCode BuildBonds(const QhoOptions *o, PetscInt n, QepBonds *b)
 {
   PetscInt64 cap;
 
@@ -240,13 +203,10 @@ static PetscErrorCode BuildBonds(const QhoOptions *o, PetscInt n, Bonds *b)
   b->nbonds = 0;
   switch (o->lattice) {
   case LATTICE_CHAIN:
-  case LATTICE_RING:
-    for (PetscInt i = 0; i + 1 < n; i++) AddBond(b, i, i + 1);
-    if (o->lattice == LATTICE_RING) AddBond(b, n - 1, 0);
-    break;
-  case LATTICE_SQUARE: SquareBonds(o, b); break;
+  case LATTICE_RING: QepBondsChain(b, n, o->lattice == LATTICE_RING ? PETSC_TRUE : PETSC_FALSE); break;
+  case LATTICE_SQUARE: QepBondsSquare(b, o->lx, o->ly, o->periodic); break;
   case LATTICE_RANDOM: PetscCall(RandomBonds(o, n, b)); break;
-  case LATTICE_LAYERED: LayeredBonds(o, b); break;
+  case LATTICE_LAYERED: QepBondsLayered(b, o->nlayers, o->layers); break;
   default: break;
   }
   PetscFunctionReturn(0);
@@ -266,7 +226,7 @@ static PetscErrorCode MakeCoef(QepQho q, PetscBool trainable, const char name[],
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode AddCouplings(QepQho q, const QhoOptions *o, const Bonds *b)
+static PetscErrorCode AddCouplings(QepQho q, const QhoOptions *o, const QepBonds *b)
 {
   char name[QEP_NAME_LEN];
 
@@ -328,22 +288,11 @@ static PetscErrorCode AddInputsOutputs(QepQho q, const QhoOptions *o)
   PetscFunctionReturn(0);
 }
 
-static void AppendFormat(char buf[], size_t len, const char fmt[], ...)
-{
-  size_t  used = strlen(buf);
-  va_list ap;
-
-  if (used + 1 >= len) return;
-  va_start(ap, fmt);
-  (void)vsnprintf(buf + used, len - used, fmt, ap);
-  va_end(ap);
-}
-
 static void DescribeSpec(char buf[], size_t len, const char label[], const Spec *s)
 {
-  AppendFormat(buf, len, " %s=%g", label, (double)s->mean);
-  if (s->spread > 0) AppendFormat(buf, len, "+-%g", (double)s->spread);
-  if (s->trainable) AppendFormat(buf, len, "(trainable)");
+  QepAppendFormat(buf, len, " %s=%g", label, (double)s->mean);
+  if (s->spread > 0) QepAppendFormat(buf, len, "+-%g", (double)s->spread);
+  if (s->trainable) QepAppendFormat(buf, len, "(trainable)");
 }
 
 /* e.g. "qho square 32x32 open n=1024 k=1 k0=1 m=1 hbar=1 seed=1" */
@@ -352,20 +301,20 @@ static PetscErrorCode SetDescription(QepQho q, const QhoOptions *o, PetscInt n)
   char buf[1024] = "";
 
   PetscFunctionBegin;
-  AppendFormat(buf, sizeof(buf), "qho %s", LatticeNames[o->lattice]);
-  if (o->lattice == LATTICE_SQUARE) AppendFormat(buf, sizeof(buf), " %lldx%lld %s", (long long)o->lx, (long long)o->ly, o->periodic ? "periodic" : "open");
-  if (o->lattice == LATTICE_RANDOM) AppendFormat(buf, sizeof(buf), " degree=%g", (double)o->degree);
+  QepAppendFormat(buf, sizeof(buf), "qho %s", LatticeNames[o->lattice]);
+  if (o->lattice == LATTICE_SQUARE) QepAppendFormat(buf, sizeof(buf), " %lldx%lld %s", (long long)o->lx, (long long)o->ly, o->periodic ? "periodic" : "open");
+  if (o->lattice == LATTICE_RANDOM) QepAppendFormat(buf, sizeof(buf), " degree=%g", (double)o->degree);
   if (o->lattice == LATTICE_LAYERED)
-    for (PetscInt l = 0; l < o->nlayers; l++) AppendFormat(buf, sizeof(buf), "%s%lld", l ? "," : " ", (long long)o->layers[l]);
-  AppendFormat(buf, sizeof(buf), " n=%lld", (long long)n);
+    for (PetscInt l = 0; l < o->nlayers; l++) QepAppendFormat(buf, sizeof(buf), "%s%lld", l ? "," : " ", (long long)o->layers[l]);
+  QepAppendFormat(buf, sizeof(buf), " n=%lld", (long long)n);
   DescribeSpec(buf, sizeof(buf), "k", &o->k);
   DescribeSpec(buf, sizeof(buf), "k0", &o->k0);
-  AppendFormat(buf, sizeof(buf), " m=%g%s", (double)o->mass, o->mass_trainable ? "(trainable)" : "");
-  if (o->rest != 0 || o->rest_trainable) AppendFormat(buf, sizeof(buf), " rest=%g%s", (double)o->rest, o->rest_trainable ? "(trainable)" : "");
-  if (o->bias != 0 || o->bias_trainable) AppendFormat(buf, sizeof(buf), " bias=%g%s", (double)o->bias, o->bias_trainable ? "(trainable)" : "");
-  if (o->quartic != 0 || o->quartic_trainable) AppendFormat(buf, sizeof(buf), " quartic=%g%s", (double)o->quartic, o->quartic_trainable ? "(trainable)" : "");
-  AppendFormat(buf, sizeof(buf), " hbar=%g seed=%lld", (double)o->hbar, (long long)o->seed);
-  if (o->ninputs || o->noutputs) AppendFormat(buf, sizeof(buf), " inputs=%lld outputs=%lld", (long long)o->ninputs, (long long)o->noutputs);
+  QepAppendFormat(buf, sizeof(buf), " m=%g%s", (double)o->mass, o->mass_trainable ? "(trainable)" : "");
+  if (o->rest != 0 || o->rest_trainable) QepAppendFormat(buf, sizeof(buf), " rest=%g%s", (double)o->rest, o->rest_trainable ? "(trainable)" : "");
+  if (o->bias != 0 || o->bias_trainable) QepAppendFormat(buf, sizeof(buf), " bias=%g%s", (double)o->bias, o->bias_trainable ? "(trainable)" : "");
+  if (o->quartic != 0 || o->quartic_trainable) QepAppendFormat(buf, sizeof(buf), " quartic=%g%s", (double)o->quartic, o->quartic_trainable ? "(trainable)" : "");
+  QepAppendFormat(buf, sizeof(buf), " hbar=%g seed=%lld", (double)o->hbar, (long long)o->seed);
+  if (o->ninputs || o->noutputs) QepAppendFormat(buf, sizeof(buf), " inputs=%lld outputs=%lld", (long long)o->ninputs, (long long)o->noutputs);
   PetscCall(QepQhoSetDescription(q, buf));
   PetscFunctionReturn(0);
 }
@@ -373,7 +322,7 @@ static PetscErrorCode SetDescription(QepQho q, const QhoOptions *o, PetscInt n)
 static PetscErrorCode Generate(QepQho q)
 {
   QhoOptions o;
-  Bonds      bonds;
+  QepBonds   bonds;
   PetscInt   n = 0;
 
   PetscFunctionBegin;

@@ -120,46 +120,17 @@ static PetscErrorCode CheckCoef(QepQho q, QepQhoCoef c, PetscBool input_ok, cons
   PetscFunctionReturn(0);
 }
 
-static PetscBool IsInputName(const char name[])
-{
-  if (name[0] != 'x' || !name[1]) return PETSC_FALSE;
-  for (const char *c = name + 1; *c; c++)
-    if (*c < '0' || *c > '9') return PETSC_FALSE;
-  return PETSC_TRUE;
-}
-
 PetscErrorCode QepQhoFindParameter(QepQho q, const char name[], PetscInt *index)
 {
   PetscFunctionBegin;
-  *index = -1;
-  for (PetscInt k = 0; k < q->nparams; k++)
-    if (!strcmp(q->param_names[k], name)) {
-      *index = k;
-      break;
-    }
+  PetscCall(QepParameterFind(q->nparams, (const char(*)[QEP_NAME_LEN])q->param_names, name, index));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode QepQhoAddParameter(QepQho q, const char name[], PetscReal value, PetscInt *index)
 {
-  PetscInt existing;
-
   PetscFunctionBegin;
-  PetscCheck(name && name[0], q->comm, PETSC_ERR_ARG_WRONG, "Parameter name is empty");
-  PetscCheck(strlen(name) < QEP_NAME_LEN, q->comm, PETSC_ERR_ARG_WRONG, "Parameter name '%s' is longer than %d characters", name, QEP_NAME_LEN - 1);
-  PetscCheck(!IsInputName(name), q->comm, PETSC_ERR_ARG_WRONG, "Parameter name '%s' is reserved: x<number> names an input feature", name);
-  PetscCheck(!PetscIsInfOrNanReal(value), q->comm, PETSC_ERR_ARG_WRONG, "Parameter '%s' has a non-finite initial value", name);
-  PetscCall(QepQhoFindParameter(q, name, &existing));
-  PetscCheck(existing < 0, q->comm, PETSC_ERR_ARG_WRONG, "Parameter '%s' is declared twice", name);
-  if (q->nparams == q->aparams) {
-    q->aparams = q->aparams ? 2 * q->aparams : 16;
-    PetscCall(PetscRealloc(sizeof(*q->param_names) * (size_t)q->aparams, &q->param_names));
-    PetscCall(PetscRealloc(sizeof(PetscReal) * (size_t)q->aparams, &q->param_values));
-  }
-  PetscCall(PetscStrncpy(q->param_names[q->nparams], name, QEP_NAME_LEN));
-  q->param_values[q->nparams] = value;
-  if (index) *index = q->nparams;
-  q->nparams++;
+  PetscCall(QepParameterAppend(q->comm, name, value, PETSC_TRUE, &q->nparams, &q->aparams, &q->param_names, &q->param_values, index));
   q->finalized = PETSC_FALSE;
   PetscFunctionReturn(0);
 }
