@@ -117,6 +117,9 @@ static inline PetscScalar QepFlipGroupElement(const QepFlipGroups *fg, PetscInt 
  * is combined from stored Lanczos vectors while they fit `budget` bytes per rank, else by a second
  * pass. x gets the unit Ritz vector, theta its Rayleigh quotient, residual its true ||H x - theta x||;
  * converged says whether that residual meets the tolerance (else x is only a warm start). */
+/* Warm start a x + b y (x or y may be the solver's own state: both are read before init is written). */
+PETSC_INTERN PetscErrorCode QepGroundSolverSetInitialCombination(QepGroundSolver, PetscScalar a, Vec x, PetscScalar b, Vec y);
+
 typedef struct _n_QepLanczos *QepLanczos;
 PETSC_INTERN PetscErrorCode QepLanczosCreate(QepLanczos *);
 PETSC_INTERN PetscErrorCode QepLanczosDestroy(QepLanczos *);

@@ -185,6 +185,15 @@ PetscErrorCode QepGroundSolverSetInitialVector(QepGroundSolver s, Vec v)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode QepGroundSolverSetInitialCombination(QepGroundSolver s, PetscScalar a, Vec x, PetscScalar b, Vec y)
+{
+  PetscFunctionBegin;
+  if (!s->init[0]) PetscCall(VecDuplicate(x, &s->init[0]));
+  PetscCall(VecAXPBYPCZ(s->init[0], a, b, 0.0, x, y));
+  s->ninit = 1;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode QepGroundSolverSetInitialSpace(QepGroundSolver s, PetscInt n, Vec v[])
 {
   PetscFunctionBegin;

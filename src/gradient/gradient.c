@@ -459,6 +459,33 @@ static PetscErrorCode FreePhase(QepGradient g, PetscInt example, const PetscReal
   PetscFunctionReturn(0);
 }
 
+/* Warm start of phase j. Phase 0 starts from the free state. Later phases extrapolate linearly
+ * through the free state (β = 0) and the previous phase's state (β_p): ψ(β) = ψ0 + β ψ1 + O(β²), so
+ * ψ0 + (β/β_p)(ψ_p - ψ0) errs by O(β β_p) instead of O(β): e.g. 2ψ0 - ψ(β) for -β. The previous
+ * state's arbitrary sign (phase) is first aligned with ψ0. */
+static PetscErrorCode NudgedStart(QepGradient g, PetscInt j, PetscReal beta)
+{
+  Vec         prev;
+  PetscScalar d;
+  PetscReal   r, ad;
+
+  PetscFunctionBegin;
+  if (j == 0) {
+    PetscCall(QepGroundSolverSetInitialVector(g->nudged, g->psi0));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(QepGroundSolverGetState(g->nudged, &prev));
+  PetscCall(VecDot(prev, g->psi0, &d)); /* psi0^H prev */
+  ad = PetscAbsScalar(d);
+  r  = beta / g->sb[j - 1];
+  if (ad < 0.5) { /* the previous phase is far from the free state: no useful extrapolation */
+    PetscCall(QepGroundSolverSetInitialVector(g->nudged, g->psi0));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(QepGroundSolverSetInitialCombination(g->nudged, r * PetscConj(d) / ad, prev, 1.0 - r, g->psi0));
+  PetscFunctionReturn(0);
+}
+
 /* Every phase writes its own coefficients before solving (FreeSolve: hcoef; here: hcoef + β nudge),
  * so nothing needs to restore the operator afterwards. */
 /* g(β) for one nudge strength: coefficients hcoef + β nudge, warm start from the free state. */
@@ -470,7 +497,7 @@ static PetscErrorCode NudgedPhase(QepGradient g, PetscInt j, PetscReal beta, Pet
   PetscFunctionBegin;
   for (PetscInt t = 0; t < g->nstrings; t++) g->coef[t] = g->hcoef[t] + beta * g->nudge[t];
   PetscCall(QepOperatorSetCoefficients(g->op, g->coef));
-  PetscCall(QepGroundSolverSetInitialVector(g->nudged, g->psi0));
+  PetscCall(NudgedStart(g, j, beta));
   PetscCall(QepGroundSolverSolve(g->nudged));
   PetscCall(AccountSolve(g, g->nudged, PETSC_FALSE));
   PetscCall(QepGroundSolverGetState(g->nudged, &psi));
