@@ -1,6 +1,7 @@
 /* train.c — QepTrainer: the data-parallel QEP training loop with checkpoints.
- * Invariants: every rank holds the same parameters, optimizer state and step counter; a batch's
- * examples are assigned to groups by position (j mod G), each group's rank 0 writes its examples'
+ * Invariants: every rank holds the same parameters, optimizer state and step counter; every rank
+ * computes the same assignment of a batch's examples to groups (balanced, and sticky so that an
+ * example returns to the group holding its warm start), each group's rank 0 writes its examples'
  * gradient rows into a zeroed batch table, and one MPI_Allreduce assembles the table exactly (adding
  * zeros is exact), so the summed gradient does not depend on G. The epoch's shuffle is a function of
  * (seed, epoch) only, so a restart from a checkpoint replays the same batches. */
@@ -33,6 +34,7 @@ struct _p_QepTrainer {
 
   PetscInt       step, start_step, perm_epoch; /* start_step: where this run began (restart) */
   PetscInt      *perm;
+  PetscInt      *lastgroup, *owner, *room; /* [ntrain] group that last solved each example; [batch] group of each position; [groups] */
   PetscReal     *theta, *gmean, *rows;
   PetscBool      classification;
   PetscReal      threshold; /* single-output classification: positive when ⟨O⟩ > threshold */
@@ -79,6 +81,7 @@ PetscErrorCode QepTrainerDestroy(QepTrainer *trainer)
   PetscCall(QepDatasetDestroy(&t->test));
   PetscCall(QepModelDestroy(&t->model));
   PetscCall(PetscFree4(t->perm, t->theta, t->gmean, t->rows));
+  PetscCall(PetscFree3(t->lastgroup, t->owner, t->room));
   if (t->group != MPI_COMM_NULL && t->group) PetscCallMPI(MPI_Comm_free(&t->group));
   PetscCall(PetscFree(*trainer));
   PetscFunctionReturn(0);
@@ -396,6 +399,8 @@ PetscErrorCode QepTrainerSetFromOptions(QepTrainer t)
   PetscCall(QepOptimizerSetHorizon(t->opt, t->steps));
   PetscCall(QepOptimizerSetFromOptions(t->opt));
   PetscCall(PetscMalloc4(t->ntrain, &t->perm, t->nparams, &t->theta, t->nparams, &t->gmean, (t->batch) * (t->nparams + 1), &t->rows));
+  PetscCall(PetscMalloc3(t->ntrain, &t->lastgroup, t->batch, &t->owner, t->ngroups, &t->room));
+  for (PetscInt i = 0; i < t->ntrain; i++) t->lastgroup[i] = i % t->ngroups;
   PetscCall(SystemGetParameters(t, t->theta));
   PetscFunctionReturn(0);
 }
@@ -432,7 +437,32 @@ static PetscErrorCode ShuffleEpoch(QepTrainer t, PetscInt epoch)
   PetscFunctionReturn(0);
 }
 
-/* Batch table rows[j] = (gradient, loss) of batch example j, computed by group j mod G and
+/* owner[j] = the group that computes batch position j. Each group takes floor or ceil(b/G)
+ * examples (balanced work); within that, an example goes back to the group that solved it last,
+ * whose warm-start cache holds its free state (a cache miss costs a cold solve, ~3x the matvecs of
+ * a warm one). Position-based assignment would send half the examples elsewhere every epoch. */
+static void AssignBatch(QepTrainer t, const PetscInt idx[], PetscInt b)
+{
+  const PetscInt G = t->ngroups;
+
+  for (PetscInt g = 0; g < G; g++) t->room[g] = b / G + (g < b % G ? 1 : 0);
+  for (PetscInt j = 0; j < b; j++) {
+    const PetscInt g = t->lastgroup[idx[j]];
+    t->owner[j]      = t->room[g] > 0 ? g : -1;
+    if (t->owner[j] >= 0) t->room[g]--;
+  }
+  for (PetscInt j = 0; j < b; j++) {
+    PetscInt best = 0;
+    if (t->owner[j] >= 0) continue;
+    for (PetscInt g = 1; g < G; g++)
+      if (t->room[g] > t->room[best]) best = g;
+    t->owner[j] = best;
+    t->room[best]--;
+  }
+  for (PetscInt j = 0; j < b; j++) t->lastgroup[idx[j]] = t->owner[j];
+}
+
+/* Batch table rows[j] = (gradient, loss) of batch example j, computed by group owner[j] and
  * assembled exactly with one Allreduce; returns the mean gradient and loss. */
 static PetscErrorCode BatchGradient(QepTrainer t, const PetscInt idx[], PetscInt b, PetscReal *loss)
 {
@@ -440,7 +470,9 @@ static PetscErrorCode BatchGradient(QepTrainer t, const PetscInt idx[], PetscInt
 
   PetscFunctionBegin;
   PetscCall(PetscArrayzero(t->rows, b * w));
-  for (PetscInt j = t->mygroup; j < b; j += t->ngroups) {
+  AssignBatch(t, idx, b);
+  for (PetscInt j = 0; j < b; j++) {
+    if (t->owner[j] != t->mygroup) continue;
     const PetscReal *x, *y;
     PetscReal        L;
     PetscCall(QepDatasetGetExample(t->train, idx[j], &x, &y));
@@ -713,7 +745,7 @@ PetscErrorCode QepTrainerRun(QepTrainer t)
     if (t->step % t->eval_every == 0 || t->step == t->steps) PetscCall(Evaluate(t));
     PetscCall(PetscTime(&now));
     if (log) {
-      fprintf(log, "%" PetscInt_FMT ",%" PetscInt_FMT ",%.10g,%.12g,%.6g,%.6g,%.0f,%.3f,", t->step, epoch, (double)lr, (double)loss, (double)t->result.grad_norm, (double)penalty,
+      fprintf(log, "%" PetscInt_FMT ",%" PetscInt_FMT ",%.10g,%.12g,%.6g,%.6g,%.0f,%.6f,", t->step, epoch, (double)lr, (double)loss, (double)t->result.grad_norm, (double)penalty,
               t->result.matvecs, now - t->t0);
       if (t->step % t->eval_every == 0 || t->step == t->steps) fprintf(log, "%.12g,%.6g\n", (double)t->result.test_loss, (double)t->result.test_accuracy);
       else fprintf(log, ",\n");
