@@ -76,6 +76,8 @@ PetscErrorCode QepGradientDestroy(QepGradient *grad)
   if (g->setup) PetscCall(QepGradientFreeTermLists(g));
   PetscCall(PetscFree5(g->strings, g->hcoef, g->nudge, g->coef, g->expect));
   PetscCall(QepExpectationDestroy(&g->plan));
+  PetscCall(QepExpectationDestroy(&g->plan_loss));
+  PetscCall(PetscFree2(g->loss_string, g->loss_expect));
   PetscCall(VecDestroy(&g->psi0));
   PetscCall(QepGroundSolverDestroy(&g->free));
   PetscCall(QepGroundSolverDestroy(&g->nudged));
@@ -249,6 +251,44 @@ static PetscErrorCode CreateSolver(QepGradient g, const char prefix[], PetscBool
   PetscFunctionReturn(0);
 }
 
+/* The free phase's plan: the identity and the strings of the outputs and their squares. With an
+ * estimator that does not weigh g(0) (centred, four-point) the free state needs nothing else, and
+ * the single-X flip groups of a transverse-field model are most of an expectation's cost. */
+static PetscErrorCode SetUpLossPlan(QepGradient g)
+{
+  PetscBool *used;
+  QepPauli  *strings;
+
+  PetscFunctionBegin;
+  PetscCall(PetscCalloc1(g->nstrings, &used));
+  if (g->identity >= 0) used[g->identity] = PETSC_TRUE;
+  for (PetscInt o = 0; o < g->noutputs; o++) {
+    for (PetscInt i = 0; i < g->outputs[o].n; i++) used[g->outputs[o].string[i]] = PETSC_TRUE;
+    for (PetscInt i = 0; i < g->squares[o].n; i++) used[g->squares[o].string[i]] = PETSC_TRUE;
+  }
+  g->nloss = 0;
+  for (PetscInt t = 0; t < g->nstrings; t++) g->nloss += used[t] ? 1 : 0;
+  PetscCall(PetscMalloc2(g->nloss, &g->loss_string, g->nloss, &g->loss_expect));
+  PetscCall(PetscMalloc1(g->nloss, &strings));
+  for (PetscInt t = 0, i = 0; t < g->nstrings; t++)
+    if (used[t]) g->loss_string[i] = t, strings[i++] = g->strings[t];
+  PetscCall(QepExpectationCreate(g->psi0, g->nloss, strings, &g->plan_loss));
+  PetscCall(PetscFree(strings));
+  PetscCall(PetscFree(used));
+  PetscFunctionReturn(0);
+}
+
+/* The free phase's expectations: the loss strings; every other entry is NaN until a phase that
+ * needs it (g(0) of the one-sided estimator) computes them, so a stale read cannot go unnoticed. */
+static PetscErrorCode FreeExpectations(QepGradient g)
+{
+  PetscFunctionBegin;
+  PetscCall(QepExpectationCompute(g->plan_loss, g->psi0, g->loss_expect));
+  for (PetscInt t = 0; t < g->nstrings; t++) g->expect[t] = NAN;
+  for (PetscInt i = 0; i < g->nloss; i++) g->expect[g->loss_string[i]] = g->loss_expect[i];
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode QepGradientSetUp(QepGradient g)
 {
   QepPauliSum     all;
@@ -278,6 +318,7 @@ PetscErrorCode QepGradientSetUp(QepGradient g)
   PetscCall(QepOperatorCreateVec(g->op, &g->psi0));
   PetscCall(QepGroundSolverGetComputeGap(g->free, &g->gap_wanted));
   PetscCall(QepExpectationCreate(g->psi0, g->nstrings, g->strings, &g->plan));
+  PetscCall(SetUpLossPlan(g));
   PetscCall(PetscCalloc2(g->nparams, &g->se, g->noutputs + 1, &g->ybuf));
   PetscCall(QepGradientSetUpShots(g));
   g->setup = PETSC_TRUE;
@@ -365,7 +406,7 @@ PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm, PetscBool gap)
   PetscCall(AccountSolve(g, g->free, PETSC_TRUE));
   PetscCall(QepGroundSolverGetState(g->free, &psi));
   PetscCall(VecCopy(psi, g->psi0));
-  PetscCall(QepExpectationCompute(g->plan, g->psi0, g->expect));
+  PetscCall(FreeExpectations(g));
   QepGradientOutputValues(g);
   g->energy0    = g->stats.energy;
   g->free_valid = PETSC_TRUE;
@@ -534,9 +575,13 @@ static PetscErrorCode ApplyStencil(QepGradient g, PetscBool solve, PetscReal gra
   PetscFunctionBegin;
   PetscCall(PetscMalloc1(g->nparams, &gb));
   PetscCall(PetscArrayzero(g->se, g->nparams));
-  PetscCall(QepGradientParameterSums(g, g->expect, gb)); /* g(0) from the free phase */
-  for (PetscInt k = 0; k < g->nparams; k++) grad[k] = g->sw0 * gb[k];
-  if (g->sw0 != 0) AddPhaseVariance(g, g->sw0);
+  PetscCall(PetscArrayzero(grad, g->nparams));
+  if (g->sw0 != 0) { /* g(0): shot means of the free phase, or exact values of every string */
+    if (!g->nshots) PetscCall(QepExpectationCompute(g->plan, g->psi0, g->expect));
+    PetscCall(QepGradientParameterSums(g, g->expect, gb));
+    for (PetscInt k = 0; k < g->nparams; k++) grad[k] = g->sw0 * gb[k];
+    AddPhaseVariance(g, g->sw0);
+  }
   for (PetscInt j = 0; j < g->nstencil; j++) {
     if (solve) PetscCall(NudgedPhase(g, j, g->sb[j], gb));
     else {

@@ -47,6 +47,10 @@ struct _p_QepGradient {
   QepOperator     op;
   QepGroundSolver free, nudged;
   QepExpectation  plan;
+  QepExpectation  plan_loss;  /* only the strings the loss and outputs read: the free phase's plan */
+  PetscInt        nloss;
+  PetscInt       *loss_string; /* [nloss] string index of each of plan_loss's strings */
+  PetscReal      *loss_expect; /* [nloss] */
   Vec             psi0;       /* last free ground state */
   PetscBool       gap_wanted; /* the free solver computes gaps (-free_qep_gap, default on) */
   PetscInt        gap_every;  /* an example's gap is recomputed on every gap_every-th free solve */
