@@ -31,6 +31,7 @@ void QepEstimatorStencil(QepEstimator e, PetscReal beta, PetscInt *m, PetscReal 
 #define QEP_DEFAULT_FD_STEP      1e-4
 #define QEP_DEFAULT_WARM_CACHEMB 1024.0 /* memory for per-example warm-start states */
 #define QEP_DEFAULT_GAP_EVERY    10 /* a warm solve with the gap costs ~4x one without (Krylov-Schur re-finds E1) */
+#define QEP_FREE_LOSS_TOL        1e-8 /* free solves whose state feeds only the loss, outputs, gap and warm starts */
 
 PetscErrorCode QepGradientCreate(QepModel model, QepGradient *grad)
 {
@@ -314,6 +315,7 @@ PetscErrorCode QepGradientSetUp(QepGradient g)
   PetscCall(QepOperatorSetStrings(g->op, n, g->nstrings, g->strings));
   PetscCall(QepOperatorSetCoefficients(g->op, g->hcoef));
   PetscCall(CreateSolver(g, "free_", PETSC_TRUE, &g->free));
+  PetscCall(PetscOptionsHasName(NULL, "free_", "-eps_tol", &g->free_tol_user));
   PetscCall(CreateSolver(g, "nudged_", PETSC_FALSE, &g->nudged));
   PetscCall(QepOperatorCreateVec(g->op, &g->psi0));
   PetscCall(QepGroundSolverGetComputeGap(g->free, &g->gap_wanted));
@@ -390,12 +392,30 @@ static PetscErrorCode AccountSolve(QepGradient g, QepGroundSolver s, PetscBool f
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm, PetscBool gap)
+/* Relative tolerance of a free solve. A one-sided estimator differences the free state's
+ * expectations with the nudged ones, and the references (finite differences, linear response)
+ * differentiate them, so those need the nudged tolerance (≪ β). The free phase of a centred or
+ * four-point gradient only yields the loss, the outputs (an error-signal nudge), the gap and the
+ * start vectors of the nudged phases, whose own solves converge to their tolerance: relative 1e-8
+ * is ample there and saves a third of the free solve. A user's -free_eps_tol always wins. */
+static PetscErrorCode SetFreeTolerance(QepGradient g, PetscBool loss_only)
+{
+  PetscReal tol = DefaultTolerance(g->beta);
+
+  PetscFunctionBegin;
+  if (g->free_tol_user) PetscFunctionReturn(0);
+  if (loss_only && g->estimator != QEP_ESTIMATOR_ONESIDED) tol = PetscMax(tol, QEP_FREE_LOSS_TOL);
+  PetscCall(QepGroundSolverSetTolerances(g->free, tol, PETSC_DEFAULT));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm, PetscBool gap, PetscBool loss_only)
 {
   char hint[512];
   Vec  psi;
 
   PetscFunctionBegin;
+  PetscCall(SetFreeTolerance(g, loss_only));
   PetscCall(SymmetryHint(g, hint, sizeof(hint)));
   PetscCall(QepGroundSolverSetDegeneracyHint(g->free, hint));
   PetscCall(QepGroundSolverSetComputeGap(g->free, gap && g->gap_wanted ? PETSC_TRUE : PETSC_FALSE));
@@ -487,7 +507,7 @@ static PetscErrorCode FreePhase(QepGradient g, PetscInt example, const PetscReal
   PetscCall(CacheEntry(g, example, &e));
   warm = (e && e->visits > 0) ? PETSC_TRUE : PETSC_FALSE;
   gap  = (!e || e->gap < 0 || e->visits % g->gap_every == 0) ? PETSC_TRUE : PETSC_FALSE;
-  PetscCall(QepGradientFreeSolve(g, warm ? e->psi : NULL, gap));
+  PetscCall(QepGradientFreeSolve(g, warm ? e->psi : NULL, gap, PETSC_TRUE));
   if (e) {
     if (g->stats.gap >= 0) e->gap = g->stats.gap;
     else g->stats.gap = e->gap; /* not recomputed this time */

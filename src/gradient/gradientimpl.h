@@ -55,6 +55,7 @@ struct _p_QepGradient {
   PetscBool       gap_wanted; /* the free solver computes gaps (-free_qep_gap, default on) */
   PetscInt        gap_every;  /* an example's gap is recomputed on every gap_every-th free solve */
   PetscBool       free_valid;
+  PetscBool       free_tol_user; /* -free_eps_tol given: no tolerance of ours replaces it */
   PetscReal       energy0;
 
   PetscInt      ncache, acache; /* warm-start states per example */
@@ -88,7 +89,7 @@ struct _p_QepGradient {
 PETSC_INTERN PetscErrorCode QepGradientParameterSums(QepGradient, const PetscReal values[], PetscReal g[]);
 /* Free solve at the current hcoef, warm-started from `warm` (NULL: cold), computing the gap when
  * `gap` is true; fills psi0, expect, outval and stats. */
-PETSC_INTERN PetscErrorCode QepGradientFreeSolve(QepGradient, Vec warm, PetscBool gap);
+PETSC_INTERN PetscErrorCode QepGradientFreeSolve(QepGradient, Vec warm, PetscBool gap, PetscBool loss_only);
 /* Sets hcoef from the model's parameters and x. */
 PETSC_INTERN PetscErrorCode QepGradientSetInputs(QepGradient, const PetscReal x[]);
 /* loss.c: nudge coefficients (from targets and, for error-signal losses, the free ⟨O_o⟩) and the loss value. */
