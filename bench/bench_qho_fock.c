@@ -113,6 +113,7 @@ int main(int argc, char **argv)
   PetscMPIInt size;
 
   PetscCall(SlepcInitialize(&argc, &argv, NULL, help));
+  PetscCall(PetscLogDefaultBegin()); /* MatMults() reads the MatMult event count */
   PetscCall(PetscOptionsGetIntArray(NULL, NULL, "-modes", modes, &nmodes, &set));
   if (!set) nmodes = 3;
   PetscCall(PetscOptionsGetReal(NULL, NULL, "-max_states", &max_states, NULL));

@@ -32,11 +32,6 @@ PetscErrorCode QepInitializePackage(void)
   PetscCall(PetscLogEventRegister("QepQhoFockSetUp", classid, &QEP_QhoFockSetUp));
   PetscCall(PetscLogEventRegister("QepQhoFockSolve", classid, &QEP_QhoFockSolve));
   PetscCall(PetscLogEventRegister("QepLanczos", classid, &QEP_Lanczos));
-  { /* the solver reports matrix-vector products from the MatMult event count, which needs logging on */
-    PetscBool active;
-    PetscCall(PetscLogIsActive(&active));
-    if (!active) PetscCall(PetscLogDefaultBegin());
-  }
   PetscFunctionReturn(0);
 }
 

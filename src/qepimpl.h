@@ -117,6 +117,11 @@ static inline PetscScalar QepFlipGroupElement(const QepFlipGroups *fg, PetscInt 
  * is combined from stored Lanczos vectors while they fit `budget` bytes per rank, else by a second
  * pass. x gets the unit Ritz vector, theta its Rayleigh quotient, residual its true ||H x - theta x||;
  * converged says whether that residual meets the tolerance (else x is only a warm start). */
+/* Operator applications (src/matcount.c): QepMatCountMultiplies(A) makes every MatMult of A add one
+ * to QepMatvecCount (idempotent). */
+PETSC_INTERN PetscLogDouble QepMatvecCount;
+PETSC_INTERN PetscErrorCode QepMatCountMultiplies(Mat);
+
 /* Warm start a x + b y (x or y may be the solver's own state: both are read before init is written). */
 PETSC_INTERN PetscErrorCode QepGroundSolverSetInitialCombination(QepGroundSolver, PetscScalar a, Vec x, PetscScalar b, Vec y);
 

@@ -84,6 +84,7 @@ PetscErrorCode QepGroundSolverSetOptionsPrefix(QepGroundSolver s, const char pre
 PetscErrorCode QepGroundSolverSetOperator(QepGroundSolver s, Mat A)
 {
   PetscFunctionBegin;
+  PetscCall(QepMatCountMultiplies(A)); /* the reported matvecs, without PETSc's logging */
   s->A     = A;
   s->valid = PETSC_FALSE;
   PetscCall(EPSSetOperators(s->eps, A, NULL));
@@ -233,19 +234,11 @@ static PetscErrorCode StartVector(QepGroundSolver s, PetscInt i, Vec cold, Vec *
   PetscFunctionReturn(0);
 }
 
+/* Operator applications so far (every solver's operator is counted: QepGroundSolverSetOperator). */
 static PetscErrorCode CountMatMults(PetscLogDouble *count)
 {
-  PetscLogEvent      ev;
-  PetscEventPerfInfo info;
-  PetscBool          active;
-
   PetscFunctionBegin;
-  *count = 0;
-  PetscCall(PetscLogIsActive(&active));
-  if (!active) PetscFunctionReturn(0);
-  PetscCall(PetscLogEventGetId("MatMult", &ev));
-  PetscCall(PetscLogEventGetPerfInfo(PETSC_DETERMINE, ev, &info));
-  *count = info.count;
+  *count = QepMatvecCount;
   PetscFunctionReturn(0);
 }
 
