@@ -31,6 +31,7 @@
 #define LANCZOS_SMALL_LOCAL    65536 /* below this many local entries a Ritz check costs more than a step */
 #define LANCZOS_MAX_STRIDE     8     /* ... so checks are spaced by the observed convergence rate, up to this */
 #define LANCZOS_RQI_MAX_IT     6     /* Rayleigh-quotient iterations before a check falls back to stevr */
+#define LANCZOS_FIRST_CHECK    4     /* no converged Ritz pair before this (unless the space is invariant) */
 
 struct _n_QepLanczos {
   Vec          prev, cur, next, first; /* recurrence vectors when not storing; first = v_0 for the second pass */
@@ -535,7 +536,7 @@ PetscErrorCode QepLanczosSolve(QepLanczos L, Mat A, Vec start, Vec psi, PetscRea
   PetscInt  k = 0, N;
   PetscReal estimate = PETSC_MAX_REAL, anorm = 0, rq;
   PetscBool storing, done = PETSC_FALSE;
-  PetscInt  nloc, nextcheck = 1, lastcheck = 0;
+  PetscInt  nloc, nextcheck = LANCZOS_FIRST_CHECK, lastcheck = 0;
   PetscReal lastestimate = 0, target;
 
   PetscFunctionBegin;
