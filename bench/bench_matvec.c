@@ -2,7 +2,14 @@
  * machine's memory bandwidth (a STREAM-like triad on the same number of doubles per rank).
  *
  *   mpiexec -n 2 bench_matvec -n 24 -reps 20 -operator shell -model tfim_uniform [-stream] [-aligned] [-qep_shell_* ...]
+ *   bench_matvec -model_file bench/models/train10.model [-inputs 0.3,-0.5,0.7] -batch 1000 -reps 50
  * (-aligned places v and y on 64-byte boundaries instead of PETSc's 16.)
+ * -batch B: every measurement times B consecutive MatMults (one barrier per measurement, so calls of
+ * ~1 us are not swamped by the barrier) and reps counts measurements; without it, tiny problems are
+ * batched automatically (reps then counts MatMults).
+ * -model_file FILE: the strings of a model file (read through the public model API) with their
+ * coefficients at the parameters' initial values and inputs x (-inputs; default 0.3, -0.5, 0.7
+ * repeated over the model's inputs; "-inputs ''" for all zero); -n and -model are then ignored.
  *
  * Models (open chains, built here without the model module):
  *   tfim_uniform  -sum Z_q Z_{q+1} - 0.7 sum X_q        (n-1 ZZ + n X strings)
@@ -10,7 +17,7 @@
  *   xxz           sum X_q X_{q+1} + Y_q Y_{q+1} + 0.5 Z_q Z_{q+1} + 0.1 sum X_q
  *   zz            -sum Z_q Z_{q+1} only (diagonal: the streaming floor of one pass)
  * Output, one parseable line per measurement (rank 0):
- *   matvec operator=shell model=tfim_uniform n=24 ranks=1 reps=20 ns_per_state=... gbytes_per_s=... seconds=...
+ *   matvec operator=shell model=tfim_uniform n=24 ranks=1 reps=20 batch=1 ns_per_state=... gbytes_per_s=... seconds=... us_per_call=...
  *   stream n=24 ranks=1 triad_gbytes_per_s=...
  * seconds is the fastest MatMult (each timed on the slowest rank; robust on a shared machine),
  * mean_seconds the average; ns_per_state = seconds / 2^n * 1e9;
@@ -18,8 +25,11 @@
 #include <qep/qep.h>
 #include <slepcsys.h>
 
+#define BENCH_MAX_INPUTS 64 /* -inputs entries read */
+
 static const char help[] = "Times MatMult of the qep operator.\n"
-                           "  -n <24> qubits, -reps <20>, -operator shell|aij, -model tfim_uniform|tfim_random|xxz|zz, -stream, -aligned\n";
+                           "  -n <24> qubits, -reps <20>, -batch <0: automatic>, -operator shell|aij, -model tfim_uniform|tfim_random|xxz|zz,\n"
+                           "  -model_file FILE [-inputs x0,x1,...], -stream, -aligned\n";
 
 typedef enum { MODEL_TFIM_UNIFORM, MODEL_TFIM_RANDOM, MODEL_XXZ, MODEL_ZZ } BenchModel;
 static const char *const BenchModels[] = {"tfim_uniform", "tfim_random", "xxz", "zz", "BenchModel", "MODEL_", NULL};
@@ -61,19 +71,47 @@ static void BuildModel(BenchModel model, int n, PetscInt *ns, QepPauli s[], Pets
   }
 }
 
-/* Time of one MatMult over reps calls after one warm-up: the mean and the fastest call (the
- * fastest is the robust figure on a shared machine); each call is timed on the slowest rank. */
-static PetscErrorCode TimeMatMult(Mat A, Vec v, Vec y, PetscInt reps, double *mean, double *best)
+/* Strings and coefficients of a model file at its parameters' initial values and inputs x (the nx
+ * values repeated cyclically over the model's inputs; nx = 0: all zero). Caller frees *s, *c. */
+static PetscErrorCode ReadModelFile(const char path[], const PetscReal x[], PetscInt nx, PetscInt *n, PetscInt *ns, QepPauli **s, PetscReal **c)
 {
-  PetscInt batch = 1;
+  QepModel        model;
+  const QepPauli *strings;
+  PetscReal      *inputs;
+  PetscInt        ninputs;
+
+  PetscFunctionBegin;
+  PetscCall(QepModelCreate(PETSC_COMM_WORLD, &model));
+  PetscCall(QepModelReadFile(model, path));
+  PetscCall(QepModelGetNumQubits(model, n));
+  PetscCall(QepModelGetStrings(model, ns, &strings));
+  PetscCall(QepModelGetNumInputs(model, &ninputs));
+  PetscCall(PetscMalloc1(ninputs + 1, &inputs));
+  for (PetscInt i = 0; i < ninputs; i++) inputs[i] = nx > 0 ? x[i % nx] : 0.0;
+  PetscCall(PetscMalloc2(*ns, s, *ns, c));
+  PetscCall(PetscArraycpy(*s, strings, *ns));
+  PetscCall(QepModelComputeCoefficients(model, NULL, inputs, *c));
+  PetscCall(PetscFree(inputs));
+  PetscCall(QepModelDestroy(&model));
+  PetscFunctionReturn(0);
+}
+
+/* Time of one MatMult after one warm-up: the mean and the fastest measurement (the fastest is the
+ * robust figure on a shared machine), each measurement timed on the slowest rank and divided by its
+ * batch. *batch > 0: reps measurements of *batch calls; *batch == 0: reps calls in automatic
+ * batches (tiny problems: a sample well above the timer resolution), *batch set to the one used. */
+static PetscErrorCode TimeMatMult(Mat A, Vec v, Vec y, PetscInt reps, PetscInt *batchp, double *mean, double *best)
+{
+  PetscInt batch = *batchp > 0 ? *batchp : 1, calls = *batchp > 0 ? reps * *batchp : reps;
   double   total = 0.0;
 
   PetscFunctionBegin;
   PetscCall(MatMult(A, v, y));
   *best = 1e300;
-  /* tiny problems: time batches so one sample is well above the timer resolution */
-  while (batch < reps && batch * (double)MatSizeHint(A) < 1e6) batch *= 2;
-  for (PetscInt r = 0; r < reps; r += batch) {
+  if (*batchp <= 0)
+    while (batch < reps && batch * (double)MatSizeHint(A) < 1e6) batch *= 2;
+  *batchp = batch;
+  for (PetscInt r = 0; r < calls; r += batch) {
     PetscLogDouble t0, t1;
     double         local, slowest;
     PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
@@ -85,7 +123,7 @@ static PetscErrorCode TimeMatMult(Mat A, Vec v, Vec y, PetscInt reps, double *me
     *best = PetscMin(*best, slowest);
     total += slowest * (double)batch;
   }
-  *mean = total / (double)(((reps + batch - 1) / batch) * batch);
+  *mean = total / (double)(((calls + batch - 1) / batch) * batch);
   PetscFunctionReturn(0);
 }
 
@@ -119,7 +157,10 @@ static PetscErrorCode StreamTriad(PetscInt nlocal, PetscInt reps, double *gbs)
 
 int main(int argc, char **argv)
 {
-  PetscInt        n = 24, reps = 20, ns;
+  PetscInt        n = 24, reps = 20, batch = 0, ns, nx = BENCH_MAX_INPUTS;
+  PetscReal       x[BENCH_MAX_INPUTS] = {0.3, -0.5, 0.7};
+  char            file[PETSC_MAX_PATH_LEN] = "", label[PETSC_MAX_PATH_LEN];
+  PetscBool       fromfile = PETSC_FALSE, xset = PETSC_FALSE;
   BenchModel      model = MODEL_TFIM_UNIFORM;
   QepOperatorType type  = QEP_OPERATOR_SHELL;
   PetscBool       stream = PETSC_FALSE, aligned = PETSC_FALSE;
@@ -136,17 +177,27 @@ int main(int argc, char **argv)
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
   PetscOptionsBegin(PETSC_COMM_WORLD, NULL, "bench_matvec options", "");
   PetscCall(PetscOptionsInt("-n", "qubits", "", n, &n, NULL));
-  PetscCall(PetscOptionsInt("-reps", "timed MatMults", "", reps, &reps, NULL));
+  PetscCall(PetscOptionsInt("-reps", "measurements (with -batch) or timed MatMults", "", reps, &reps, NULL));
+  PetscCall(PetscOptionsInt("-batch", "MatMults per measurement (0: automatic for tiny problems)", "", batch, &batch, NULL));
+  PetscCall(PetscOptionsString("-model_file", "time the strings of this model file instead of -model", "", file, file, sizeof(file), &fromfile));
+  PetscCall(PetscOptionsRealArray("-inputs", "inputs x of the model file, repeated cyclically (default 0.3,-0.5,0.7)", "", x, &nx, &xset));
   PetscCall(PetscOptionsEnum("-operator", "aij or shell", "", QepOperatorTypes, (PetscEnum)type, (PetscEnum *)&type, NULL));
   PetscCall(PetscOptionsEnum("-model", "model", "", BenchModels, (PetscEnum)model, (PetscEnum *)&model, NULL));
   PetscCall(PetscOptionsBool("-stream", "also measure the triad bandwidth", "", stream, &stream, NULL));
   PetscCall(PetscOptionsBool("-aligned", "put the vectors on 64-byte boundaries", "", aligned, &aligned, NULL));
   PetscOptionsEnd();
-  PetscCheck(n >= 2 && n <= 40 && reps >= 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-n must be in [2, 40] and -reps >= 1");
-  states = ldexp(1.0, (int)n);
+  PetscCheck(n >= 2 && n <= 40 && reps >= 1 && batch >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-n must be in [2, 40], -reps >= 1 and -batch >= 0");
+  if (!xset) nx = 3; /* the default 0.3, -0.5, 0.7 */
 
-  PetscCall(PetscMalloc2(4 * n, &s, 4 * n, &c));
-  BuildModel(model, (int)n, &ns, s, c);
+  if (fromfile) {
+    PetscCall(ReadModelFile(file, x, nx, &n, &ns, &s, &c));
+    PetscCall(PetscStrncpy(label, file, sizeof(label)));
+  } else {
+    PetscCall(PetscMalloc2(4 * n, &s, 4 * n, &c));
+    BuildModel(model, (int)n, &ns, s, c);
+    PetscCall(PetscStrncpy(label, BenchModels[model], sizeof(label)));
+  }
+  states = ldexp(1.0, (int)n);
   PetscCall(QepOperatorCreate(PETSC_COMM_WORLD, &op));
   PetscCall(QepOperatorSetStrings(op, n, ns, s));
   PetscCall(QepOperatorSetType(op, type));
@@ -167,9 +218,10 @@ int main(int argc, char **argv)
     PetscCall(VecDuplicate(v, &y));
   }
   PetscCall(VecSetRandom(v, NULL));
-  PetscCall(TimeMatMult(A, v, y, reps, &mean, &seconds));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "matvec operator=%s model=%s n=%" PetscInt_FMT " ranks=%d reps=%" PetscInt_FMT " ns_per_state=%.4f gbytes_per_s=%.2f seconds=%.6f mean_seconds=%.6f\n",
-                        QepOperatorTypes[type], BenchModels[model], n, size, reps, seconds / states * 1e9, 16.0 * states / seconds / 1e9, seconds, mean));
+  PetscCall(TimeMatMult(A, v, y, reps, &batch, &mean, &seconds));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+                        "matvec operator=%s model=%s n=%" PetscInt_FMT " ranks=%d reps=%" PetscInt_FMT " batch=%" PetscInt_FMT " ns_per_state=%.4f gbytes_per_s=%.2f seconds=%.9f mean_seconds=%.9f us_per_call=%.4f\n",
+                        QepOperatorTypes[type], label, n, size, reps, batch, seconds / states * 1e9, 16.0 * states / seconds / 1e9, seconds, mean, seconds * 1e6));
   if (stream) {
     double   gbs = 0.0;
     PetscInt nlocal;

@@ -10,7 +10,8 @@
  * groups with several high z patterns), before and after an in-place coefficient change; an
  * n = 18 TFIM-like sum checks the tiling with tiles much smaller than the local vector, including
  * flips that need passes of their own, so that at 2 and 4 ranks tiles are swapped with partners in
- * passes that mix own and partner groups and in passes with partner groups only.
+ * passes that mix own and partner groups and in passes with partner groups only. MatMult is also
+ * checked with v on a cache line and 16 bytes past one (read in place / staged).
  * With a rank count that is not a power of two the set-up must fail (tests/shell.cmake). */
 #include <qep/qep.h>
 #include <slepcsys.h>
@@ -79,6 +80,13 @@ static PetscErrorCode RandomStrings(PetscInt n, PetscInt64 seed, PetscInt *ns, Q
   PetscCall(AddString(buf, n, ns, *strings));
   PetscCall(PetscSNPrintf(buf, sizeof(buf), "Z0 Z%d", (int)n - 1));
   PetscCall(AddString(buf, n, ns, *strings));
+  /* one low flipped bit plus the top bit: at 2 and 4 ranks a partner's single-bit (fused) groups */
+  PetscCall(PetscSNPrintf(buf, sizeof(buf), "X1 X%d", (int)n - 1));
+  PetscCall(AddString(buf, n, ns, *strings));
+  if (n > 5) {
+    PetscCall(PetscSNPrintf(buf, sizeof(buf), "X4 Z0 X%d", (int)n - 1));
+    PetscCall(AddString(buf, n, ns, *strings));
+  }
   for (PetscInt i = 0; i < 3 * n; i++) {
     QepPauli p = {0, 0};
     for (PetscInt q = 0; q < n; q++) {
@@ -195,6 +203,34 @@ static PetscErrorCode CheckClose(Vec got, Vec want, const char *what, PetscInt n
   PetscFunctionReturn(0);
 }
 
+/* MatMult with v and y in arrays of our own, v starting on a 64-byte boundary (offset 0) or 16 bytes
+ * past one: a pass whose tile is the whole local vector reads an aligned v in place and stages a
+ * copy of a misaligned one (vector kernel), so both paths are compared with the reference. */
+static PetscErrorCode CheckPlacedMult(Mat A, Vec v, Vec yref, PetscInt n, const char *config)
+{
+  const size_t line = 64;
+  PetscInt     nlocal;
+  PetscScalar *raw, *base;
+
+  PetscFunctionBegin;
+  PetscCall(MatGetLocalSize(A, &nlocal, NULL));
+  PetscCall(PetscMalloc1(2 * (size_t)nlocal + 2 * line / sizeof(PetscScalar), &raw));
+  base = (PetscScalar *)(((uintptr_t)raw + line - 1) & ~(uintptr_t)(line - 1));
+  for (int shifted = 0; shifted < 2; shifted++) {
+    PetscScalar *va = (PetscScalar *)((char *)base + (shifted ? 16 : 0));
+    Vec          vp, yp;
+    PetscCall(VecCreateMPIWithArray(PETSC_COMM_WORLD, 1, nlocal, PETSC_DECIDE, va, &vp));
+    PetscCall(VecCreateMPIWithArray(PETSC_COMM_WORLD, 1, nlocal, PETSC_DECIDE, va + nlocal, &yp));
+    PetscCall(VecCopy(v, vp));
+    PetscCall(MatMult(A, vp, yp));
+    PetscCall(CheckClose(yp, yref, shifted ? "MatMult (v 16 bytes past a cache line)" : "MatMult (v on a cache line)", n, config));
+    PetscCall(VecDestroy(&vp));
+    PetscCall(VecDestroy(&yp));
+  }
+  PetscCall(PetscFree(raw));
+  PetscFunctionReturn(0);
+}
+
 /* Mat product of the given kind against the reference. */
 static PetscErrorCode CheckProduct(Mat A, PetscInt n, PetscInt ns, const QepPauli s[], const PetscReal c[], RefKind kind, const char *config)
 {
@@ -211,6 +247,7 @@ static PetscErrorCode CheckProduct(Mat A, PetscInt n, PetscInt ns, const QepPaul
   else PetscCall(MatGetDiagonal(A, y));
   PetscCall(ReferenceApply(ns, s, c, kind, v, yref));
   PetscCall(CheckClose(y, yref, names[kind], n, config));
+  if (kind == REF_MULT) PetscCall(CheckPlacedMult(A, v, yref, n, config));
   PetscCall(VecDestroy(&v));
   PetscCall(VecDestroy(&y));
   PetscCall(VecDestroy(&yref));

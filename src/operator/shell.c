@@ -5,7 +5,8 @@
  * log2 P bits of a row are its rank and a flip x pairs rank r with r ^ (x >> nlocal).
  * Communication: a pass with remote groups swaps each staged tile with the partners (the plan is
  * the same on every rank, so both sides stage the same tile); tile t + 1 is staged and its
- * Isend/Irecv posted before tile t is computed, and no whole vector is ever copied.
+ * Isend/Irecv posted before tile t is computed, and no whole vector is ever copied. A pass whose
+ * one tile is the whole local vector (small states) reads v in place when v starts on a cache line.
  * Ownership: the shell context belongs to the Mat (freed by its context destroy), so a Mat that
  * outlives its QepOperator (e.g. held by an EPS) still works; op->data is a borrowed pointer.
  * Invariant: the context's coefficient tables equal op->coeffs after every setcoefficients. */
@@ -17,6 +18,7 @@ static const char *const ShellDiagonalModes[] = {"auto", "table", "stored", "She
 #define SHELL_DEFAULT_TILE_BITS  16               /* staged tile of 2^16 doubles = 512 KiB: half of a 1 MiB L2 (y only streams through) */
 #define SHELL_DEFAULT_CHUNK_BITS 8                /* 256 contiguous rows = 2 KiB per chunk: long enough for the prefetchers */
 #define SHELL_MAX_MESSAGE        ((size_t)1 << 26) /* elements per MPI message: counts stay far below INT_MAX */
+#define SHELL_LOG_MIN_BITS       14 /* QepShellMult logs products of >= 2^14 local rows: at 2^10 a product lasts ~0.4 us and the event's two clock reads added ~15 % (MatMult's own event times every product anyway) */
 
 static PetscErrorCode ShellContextDestroy(void *ctx)
 {
@@ -81,6 +83,14 @@ static PetscBool PassIsLocal(const ShellPass *pass)
   return PETSC_TRUE;
 }
 
+/* A pass whose one tile is the whole local vector in row order (pass->whole) reads v itself, as
+ * staging would only copy it, when the kernel can: the vector kernel needs v on a cache line. */
+static PetscBool PassReadsDirectly(const QepOperator_Shell *sh, const ShellPass *pass, const PetscScalar *v)
+{
+  if (!pass->whole) return PETSC_FALSE;
+  return sh->kernel == SHELL_KERNEL_SCALAR || ((uintptr_t)v & (SHELL_CACHE_LINE - 1)) == 0 ? PETSC_TRUE : PETSC_FALSE;
+}
+
 /* One pass over all tiles. A local pass stages each tile right before it is used (two staged
  * tiles would not fit in L2 together); a pass with remote groups posts tile t + 1 before
  * computing tile t, so the swap travels while this rank computes. */
@@ -91,6 +101,11 @@ static PetscErrorCode ApplyPass(QepOperator_Shell *sh, const ShellPass *pass, co
   PetscMPIInt     nreq[2] = {0, 0};
 
   PetscFunctionBegin;
+  if (PassReadsDirectly(sh, pass, v)) {
+    PetscScalar *const direct[1] = {(PetscScalar *)v}; /* read only */
+    ShellApplyTile(sh, pass, 0, direct, y, first, NULL);
+    PetscFunctionReturn(0);
+  }
   if (!local) PetscCall(PostTile(sh, pass, 0, v, 0, &nreq[0]));
   for (uint64_t t = 0; t < ntiles; t++) {
     const int b = local ? 0 : (int)(t & 1);
@@ -110,7 +125,7 @@ static PetscErrorCode MatMult_QepShell(Mat A, Vec v, Vec y)
 
   PetscFunctionBegin;
   PetscCall(MatShellGetContext(A, &sh));
-  PetscCall(PetscLogEventBegin(QEP_ShellMult, A, v, y, 0));
+  if (sh->nlocal >= SHELL_LOG_MIN_BITS) PetscCall(PetscLogEventBegin(QEP_ShellMult, A, v, y, 0));
   PetscCall(VecGetArrayRead(v, &va));
   PetscCall(VecGetArrayWrite(y, &ya));
   for (PetscInt p = 0; p < sh->npasses; p++) PetscCall(ApplyPass(sh, &sh->passes[p], va, ya, p == 0 ? PETSC_TRUE : PETSC_FALSE));
@@ -118,7 +133,7 @@ static PetscErrorCode MatMult_QepShell(Mat A, Vec v, Vec y)
   PetscCall(VecRestoreArrayRead(v, &va));
   sh->nmult++;
   PetscCall(PetscLogFlops(2.0 * (PetscLogDouble)(sh->nflips + 1) * (PetscLogDouble)((size_t)1 << sh->nlocal)));
-  PetscCall(PetscLogEventEnd(QEP_ShellMult, A, v, y, 0));
+  if (sh->nlocal >= SHELL_LOG_MIN_BITS) PetscCall(PetscLogEventEnd(QEP_ShellMult, A, v, y, 0));
   PetscFunctionReturn(0);
 }
 
@@ -247,7 +262,7 @@ static PetscErrorCode InfoPasses(Mat A, const QepOperator_Shell *sh)
     PetscInt         remote = 0, groups = 0;
     for (PetscInt L = 0; L < pass->nlayers; L++) {
       remote += pass->layers[L].source != 0;
-      groups += pass->layers[L].segstart[pass->layers[L].nseg] - pass->layers[L].segstart[0];
+      groups += pass->layers[L].segstart[pass->layers[L].nseg] - pass->layers[L].g0;
     }
     PetscCall(PetscInfo(A, "shell pass %" PetscInt_FMT ": %d chunk bits + %d outer bits, %" PetscInt_FMT " groups, %" PetscInt_FMT " partner source(s)%s\n", p, pass->chunkbits, __builtin_popcountll(pass->outer), groups,
                         remote, pass->nlayers > 0 && remote == pass->nlayers ? " only" : ""));

@@ -11,17 +11,18 @@
  *   - every group holds at most SHELL_MAX_TABLE_BITS patterns with z above the lane bits (a flip
  *     mask with more is split into several groups with the same x), so its coefficient for every
  *     block of 8 rows is one of 2^nhigh precomputed lane vectors (ftab);
- *   - groups[] is ordered by pass, then layer (source), then segment key (table, block permutation,
- *     x & 7); every group
- *     of a pass has its local flip mask inside the pass's tile bits, so a tile is closed under all
- *     of the pass's flips, local and remote alike: the partner's copy of the same tile is all a
- *     remote group needs;
+ *   - groups[] is ordered by pass, then layer (source), then the layer's fused groups by bit, then
+ *     segment key (see SHELL_SEGMENT_KEYS); every group of a pass has its local flip mask inside
+ *     the pass's tile bits, so a tile is closed under all of the pass's flips, local and remote
+ *     alike: the partner's copy of the same tile is all a remote group needs;
+ *   - a pass marked whole reads no partner and has one tile, the local vector in row order, so it
+ *     may read v itself instead of a staged copy;
  *   - pass 0 covers the contiguous bits [0, tile bits) and writes y = D v + ...; later passes add;
  *   - the plan is identical on every rank (it depends on the strings and the layout only), so
  *     partners visit the same tiles in the same order and exchange them tile by tile;
  *   - coef[], ftab[] and the diagonal tables describe op->coeffs of the last SetCoefficients
  *     (ftab also holds the diagonal's straddling patterns as one table when there are at most
- *     SHELL_MAX_TABLE_BITS of them). */
+ *     SHELL_MAX_TABLE_BITS of them); ftab, tlo and stored start on a cache line. */
 #pragma once
 #include "operatorimpl.h"
 
@@ -55,14 +56,24 @@ typedef struct {
   PetscInt  fofs;                        /* ftab[fofs + 8 s + lane]: coefficient for sign word s (bit j: parity of the row & z_j) */
 } ShellGroup;
 
-#define SHELL_SEGMENT_KEYS (4 * SHELL_LANES) /* (table?, permutes blocks?, x & 7) */
+/* Segment keys (GroupOrderKey): a pure group whose flip stays inside a step (local x < SHELL_STEP)
+ * reads the step's own blocks, key = x; any other ("far") group has key = SHELL_INSTEP_KEYS +
+ * 2 SHELL_LANES * table? + SHELL_LANES * (permutes blocks?) + (x & 7). Keys ascend, in-step first.
+ * Pure in-step groups with a single flipped bit (x = 1 << b, b < SHELL_STEP_BITS: transverse fields
+ * on the low qubits) are not in a segment: the layer applies them together ("fused"). */
+#define SHELL_INSTEP_KEYS  SHELL_STEP
+#define SHELL_SEGMENT_KEYS (SHELL_INSTEP_KEYS + 4 * SHELL_LANES)
 
-/* The groups of one source inside a pass, cut into segments with one key (GroupOrderKey). */
+/* The groups of one source inside a pass: groups[g0..] are first the fused ones (one per set bit of
+ * fused, ascending), then segments with one key each (GroupOrderKey). */
 typedef struct {
   PetscInt source;
+  PetscInt g0;
+  int      fused; /* bit b set: a pure group with x = 1 << b */
   PetscInt nseg;
+  PetscInt ninstep; /* segments 0..ninstep-1 hold in-step groups */
   int      segkey[SHELL_SEGMENT_KEYS];
-  PetscInt segstart[SHELL_SEGMENT_KEYS + 1]; /* segment s is groups[segstart[s]..segstart[s+1]-1] */
+  PetscInt segstart[SHELL_SEGMENT_KEYS + 1]; /* segment s is groups[segstart[s]..segstart[s+1]-1]; segstart[nseg] ends the layer */
 } ShellLayer;
 
 /* A sweep over the local rows in tiles. The tile bits are the chunkbits lowest bits (contiguous)
@@ -73,6 +84,7 @@ typedef struct {
   uint64_t   *chunkoff; /* 2^popcount(outer) offsets of the chunks inside a tile */
   PetscInt    nlayers;
   ShellLayer *layers; /* layers[0] is the local source when present */
+  PetscBool   whole;  /* no partner source and one tile, the whole local vector in row order (tile-local index = local row) */
 } ShellPass;
 
 /* The vector a group reads: the own one (partner == rank) or a partner rank's. */
@@ -89,6 +101,8 @@ typedef struct {
   ShellPattern *dpat;
   PetscReal    *dcoef;
   PetscReal    *stored; /* non-NULL: d(l) for every local row */
+  PetscReal    *direct; /* stored, or tlo when h = nlocal (thi[0] is then folded into tlo): d(l) = direct[l]; else NULL */
+  PetscReal    *tloraw, *storedraw; /* the allocations behind tlo and stored, which start on a cache line */
   PetscBool     tabled;   /* the straddles as one coefficient table (vector kernel), laid out in straddle */
   ShellGroup    straddle; /* only nhigh, zstep, kpar, fofs are used */
 } ShellDiagonal;

@@ -12,6 +12,16 @@
 
 static inline uint64_t LowMask(int bits) { return bits >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << bits) - 1); }
 
+/* n reals starting on a cache line (the vector kernel reads them in whole lines): *raw is the
+ * allocation to free, *aligned the array. */
+static PetscErrorCode MallocLineAligned(size_t n, PetscReal **raw, PetscReal **aligned)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1(n + SHELL_CACHE_LINE / sizeof(PetscReal), raw));
+  *aligned = (PetscReal *)(((uintptr_t)*raw + SHELL_CACHE_LINE - 1) & ~(uintptr_t)(SHELL_CACHE_LINE - 1));
+  PetscFunctionReturn(0);
+}
+
 /* Deposits the low bits of value into the set bits of mask (software pdep). */
 static uint64_t DepositBits(uint64_t value, uint64_t mask)
 {
@@ -183,29 +193,49 @@ static PetscErrorCode AssignPasses(QepOperator_Shell *sh, PetscInt passof[])
   PetscFunctionReturn(0);
 }
 
-/* Segment of a group: 16 when it needs a table, 8 when its tile-local flip permutes the blocks of a
- * step (bits 3..5), plus its lane permutation x & 7. */
+/* Pure in-step group with a single flipped bit: applied with the layer's other such groups. */
+static PetscBool IsFused(const ShellGroup *g) { return g->pure && g->x && g->x < SHELL_STEP && !(g->x & (g->x - 1)) ? PETSC_TRUE : PETSC_FALSE; }
+
+/* Segment key of a group that is not fused (see shell_impl.h): pure in-step flips by their whole x
+ * (the vector kernel's lane permutation and block swap are constants of the segment), the others
+ * by table?, whether they permute the blocks of a step (bits 3..5) and their lane permutation x & 7. */
 static int GroupOrderKey(const ShellGroup *g)
 {
   int blocks = (g->x >> SHELL_LANE_BITS) & (SHELL_UNROLL - 1) ? SHELL_LANES : 0; /* chunks hold whole steps: xv has the same bits 0..5 */
-  return (g->pure ? 0 : 2 * SHELL_LANES) + blocks + (int)(g->x & (SHELL_LANES - 1));
+  if (g->pure && g->x < SHELL_STEP) return (int)g->x;
+  return SHELL_INSTEP_KEYS + (g->pure ? 0 : 2 * SHELL_LANES) + blocks + (int)(g->x & (SHELL_LANES - 1));
 }
 
-/* Appends to ordered[] the groups of pass p and source s, by segment key; fills the layer. */
-static void BuildLayer(const QepOperator_Shell *sh, const PetscInt passof[], PetscInt p, PetscInt s, ShellGroup ordered[], PetscInt *nordered, ShellLayer *layer)
+/* Appends to ordered[] the groups of pass p and source s: the fused ones by bit, then the others
+ * by segment key; fills the layer. A flip mask has at most one pure group (a split one's first
+ * part already holds high patterns), so a bit is fused at most once. */
+static PetscErrorCode BuildLayer(const QepOperator_Shell *sh, const PetscInt passof[], PetscInt p, PetscInt s, ShellGroup ordered[], PetscInt *nordered, ShellLayer *layer)
 {
-  layer->source = s;
-  layer->nseg   = 0;
+  PetscFunctionBegin;
+  layer->source  = s;
+  layer->g0      = *nordered;
+  layer->fused   = 0;
+  layer->nseg    = 0;
+  layer->ninstep = 0;
+  for (int b = 0; b < SHELL_STEP_BITS; b++)
+    for (PetscInt g = 0; g < sh->ngroups; g++)
+      if (passof[g] == p && sh->groups[g].source == s && IsFused(&sh->groups[g]) && sh->groups[g].x == ((uint64_t)1 << b)) {
+        PetscCheck(!(layer->fused >> b & 1), PETSC_COMM_SELF, PETSC_ERR_PLIB, "shell plan: two pure groups flip bit %d", b);
+        layer->fused |= 1 << b;
+        ordered[(*nordered)++] = sh->groups[g];
+      }
   for (int key = 0; key < SHELL_SEGMENT_KEYS; key++) {
     PetscInt before = *nordered;
     for (PetscInt g = 0; g < sh->ngroups; g++)
-      if (passof[g] == p && sh->groups[g].source == s && GroupOrderKey(&sh->groups[g]) == key) ordered[(*nordered)++] = sh->groups[g];
+      if (passof[g] == p && sh->groups[g].source == s && !IsFused(&sh->groups[g]) && GroupOrderKey(&sh->groups[g]) == key) ordered[(*nordered)++] = sh->groups[g];
     if (*nordered > before) {
+      layer->ninstep += key < SHELL_INSTEP_KEYS;
       layer->segkey[layer->nseg]     = key;
       layer->segstart[layer->nseg++] = before;
     }
   }
   layer->segstart[layer->nseg] = *nordered;
+  PetscFunctionReturn(0);
 }
 
 /* Builds the passes and their layers and reorders groups[] into pass order (see shell_impl.h). */
@@ -224,7 +254,7 @@ static PetscErrorCode BuildPasses(QepOperator_Shell *sh)
     PetscCall(PetscMalloc1(sh->nsources, &pass->layers));
     for (PetscInt s = 0; s < sh->nsources; s++) {
       PetscInt before = nordered;
-      BuildLayer(sh, passof, p, s, ordered, &nordered, &pass->layers[pass->nlayers]);
+      PetscCall(BuildLayer(sh, passof, p, s, ordered, &nordered, &pass->layers[pass->nlayers]));
       if (nordered > before) pass->nlayers++;
     }
     for (PetscInt g = first; g < nordered; g++) {
@@ -232,6 +262,7 @@ static PetscErrorCode BuildPasses(QepOperator_Shell *sh)
       ordered[g].xv = (x & LowMask(pass->chunkbits)) | (ExtractBits(x, pass->outer) << pass->chunkbits);
     }
     sh->maxtilebits = PetscMax(sh->maxtilebits, pass->chunkbits + __builtin_popcountll(pass->outer));
+    pass->whole     = pass->chunkbits == sh->nlocal && !pass->outer && (pass->nlayers == 0 || (pass->nlayers == 1 && pass->layers[0].source == 0)) ? PETSC_TRUE : PETSC_FALSE;
     PetscCall(PetscMalloc1(nchunk, &pass->chunkoff));
     for (PetscInt j = 0; j < nchunk; j++) pass->chunkoff[j] = DepositBits((uint64_t)j, pass->outer);
   }
@@ -280,10 +311,12 @@ static PetscErrorCode BuildDiagonal(QepOperator op, QepOperator_Shell *sh)
   }
   PetscCall(PetscMalloc2(best + 1, &d->dpat, best + 1, &d->dcoef));
   d->nstraddle = CountStraddles(sh, op->strings, d->h, d->dpat);
-  PetscCall(PetscMalloc2((size_t)1 << d->h, &d->tlo, (size_t)1 << (nloc - d->h), &d->thi));
+  PetscCall(MallocLineAligned((size_t)1 << d->h, &d->tloraw, &d->tlo));
+  PetscCall(PetscMalloc1((size_t)1 << (nloc - d->h), &d->thi));
   store = sh->diagmode == SHELL_DIAGONAL_STORED || (sh->diagmode == SHELL_DIAGONAL_AUTO && d->nstraddle > SHELL_MAX_STRADDLE) ? PETSC_TRUE : PETSC_FALSE;
   d->stored = NULL;
-  if (store) PetscCall(PetscMalloc1((size_t)1 << nloc, &d->stored));
+  if (store) PetscCall(MallocLineAligned((size_t)1 << nloc, &d->storedraw, &d->stored));
+  d->direct = store ? d->stored : (d->h == nloc ? d->tlo : NULL);
   d->tabled = !store && d->nstraddle <= SHELL_MAX_TABLE_BITS && d->h >= SHELL_LANE_BITS ? PETSC_TRUE : PETSC_FALSE; /* h >= 3: every straddle is high */
   if (d->tabled) SetTableLayout(sh, &d->straddle, d->dpat, 0, d->nstraddle);
   /* diagonal strings point at their straddle slot (or -1: they live in the tables) */
@@ -304,8 +337,7 @@ PetscErrorCode ShellPlanCreate(QepOperator op, QepOperator_Shell *sh)
   PetscCall(BuildPasses(sh));
   PetscCall(BuildDiagonal(op, sh));
   PetscCall(PetscMalloc1(sh->npatterns + 1, &sh->coef));
-  PetscCall(PetscMalloc1(sh->nftab + SHELL_CACHE_LINE / sizeof(PetscReal), &sh->ftabraw));
-  sh->ftab = (PetscReal *)(((uintptr_t)sh->ftabraw + SHELL_CACHE_LINE - 1) & ~(uintptr_t)(SHELL_CACHE_LINE - 1));
+  PetscCall(MallocLineAligned((size_t)sh->nftab, &sh->ftabraw, &sh->ftab));
   PetscFunctionReturn(0);
 }
 
@@ -325,8 +357,9 @@ PetscErrorCode ShellPlanDestroy(QepOperator_Shell *sh)
   PetscCall(PetscFree(sh->coef));
   PetscCall(PetscFree(sh->ftabraw));
   PetscCall(PetscFree2(sh->diag.dpat, sh->diag.dcoef));
-  PetscCall(PetscFree2(sh->diag.tlo, sh->diag.thi));
-  PetscCall(PetscFree(sh->diag.stored));
+  PetscCall(PetscFree(sh->diag.tloraw));
+  PetscCall(PetscFree(sh->diag.thi));
+  PetscCall(PetscFree(sh->diag.storedraw));
   PetscFunctionReturn(0);
 }
 
@@ -364,6 +397,10 @@ static PetscErrorCode SetDiagonalCoefficients(QepOperator_Shell *sh, const QepPa
   }
   WalshHadamard(d->tlo, h);
   WalshHadamard(d->thi, nloc - h);
+  if (h == nloc) { /* one thi entry: fold it in, so tlo alone is d(l) (d->direct) */
+    for (size_t l = 0; l < (size_t)1 << h; l++) d->tlo[l] += d->thi[0];
+    d->thi[0] = 0.0;
+  }
   if (d->stored) {
     PetscReal *stored = d->stored;
     d->stored         = NULL; /* evaluate from the tables, then keep the result */
