@@ -26,6 +26,7 @@
 #include "qepimpl.h"
 #include <slepcsys.h>
 #include <slepcblaslapack.h>
+#include <stdlib.h>
 
 #define LANCZOS_RESIDUAL_SLACK 10.0 /* true residual may exceed the recurrence's estimate by this much */
 #define LANCZOS_SMALL_LOCAL    65536 /* below this many local entries a Ritz check costs more than a step */
@@ -87,6 +88,40 @@ PetscErrorCode QepLanczosDestroy(QepLanczos *L)
   PetscFunctionReturn(0);
 }
 
+#define LANCZOS_ALIGN 64 /* a cache line: the shell operator reads such a source in place */
+
+static PetscErrorCode FreeAligned(void *ptr)
+{
+  free(ptr);
+  return 0;
+}
+
+/* A vector shaped like `like` whose array starts on a cache line (PETSc's own allocations are only
+ * 16-byte aligned, which makes the shell operator stage a copy of small sources before reading
+ * them); the array lives in a container composed with the vector and goes with it. */
+static PetscErrorCode DuplicateAligned(Vec like, Vec *v)
+{
+  PetscInt       n, N;
+  PetscMPIInt    size;
+  MPI_Comm       comm = PetscObjectComm((PetscObject)like);
+  PetscScalar   *a    = NULL;
+  PetscContainer c;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetLocalSize(like, &n));
+  PetscCall(VecGetSize(like, &N));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCheck(!posix_memalign((void **)&a, LANCZOS_ALIGN, sizeof(PetscScalar) * (size_t)PetscMax(n, 1)), PETSC_COMM_SELF, PETSC_ERR_MEM, "Out of memory for a Lanczos vector of %" PetscInt_FMT " entries", n);
+  if (size == 1) PetscCall(VecCreateSeqWithArray(comm, 1, n, a, v));
+  else PetscCall(VecCreateMPIWithArray(comm, 1, n, N, a, v));
+  PetscCall(PetscContainerCreate(PETSC_COMM_SELF, &c));
+  PetscCall(PetscContainerSetPointer(c, a));
+  PetscCall(PetscContainerSetUserDestroy(c, FreeAligned));
+  PetscCall(PetscObjectCompose((PetscObject)*v, "QepLanczosArray", (PetscObject)c));
+  PetscCall(PetscContainerDestroy(&c));
+  PetscFunctionReturn(0);
+}
+
 /* Work vectors shaped like x (recreated when the layout changes). */
 static PetscErrorCode EnsureVectors(QepLanczos L, Vec x)
 {
@@ -107,10 +142,10 @@ static PetscErrorCode EnsureVectors(QepLanczos L, Vec x)
   PetscCall(VecDestroy(&L->cur));
   PetscCall(VecDestroy(&L->next));
   PetscCall(VecDestroy(&L->first));
-  PetscCall(VecDuplicate(x, &L->prev));
-  PetscCall(VecDuplicate(x, &L->cur));
-  PetscCall(VecDuplicate(x, &L->next));
-  PetscCall(VecDuplicate(x, &L->first));
+  PetscCall(DuplicateAligned(x, &L->prev));
+  PetscCall(DuplicateAligned(x, &L->cur));
+  PetscCall(DuplicateAligned(x, &L->next));
+  PetscCall(DuplicateAligned(x, &L->first));
   PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)x), &L->size));
   PetscFunctionReturn(0);
 }
@@ -458,7 +493,7 @@ static PetscErrorCode BasisSlot(QepLanczos L, PetscInt j, Vec *v)
     L->abasis = PetscMax(2 * L->abasis, 64);
     PetscCall(PetscRealloc(sizeof(Vec) * (size_t)L->abasis, &L->basis)); /* slots from nbasis on are unset */
   }
-  for (; L->nbasis <= j; L->nbasis++) PetscCall(VecDuplicate(L->first, &L->basis[L->nbasis]));
+  for (; L->nbasis <= j; L->nbasis++) PetscCall(DuplicateAligned(L->first, &L->basis[L->nbasis]));
   *v = L->basis[j];
   PetscFunctionReturn(0);
 }
