@@ -2,58 +2,55 @@
  * The solvers report matrix-vector products; reading them from the MatMult event would need the
  * default log handler on at all times, whose two clock reads and bookkeeping per event cost ~10 % of
  * a 1024-amplitude training solve. Instead QepMatCountMultiplies(A) routes A's MATOP_MULT through a
- * wrapper that adds one to QepMatvecCount and calls the type's own implementation.
- * Invariant: every Mat of one type shares one original MatMult (the table is keyed by type name),
- * and wrapping is idempotent, so a Mat handed to several solvers is counted once per product. */
+ * wrapper that adds one to QepMatvecCount and calls A's own implementation, kept in a container
+ * composed with A (so matrices of one type with different kernels, e.g. AIJ with and without
+ * inodes, are each served correctly).
+ * Invariant: wrapping is idempotent (a Mat handed to several solvers is counted once per product),
+ * and calling it again re-wraps a Mat whose MATOP_MULT PETSc has reset (e.g. at assembly). */
 #include "qepimpl.h"
 
-#define QEP_COUNTED_TYPES 16
+#define QEP_MULT_KEY "QepMatMultOriginal"
 
 PetscLogDouble QepMatvecCount = 0;
 
 typedef PetscErrorCode (*MultFn)(Mat, Vec, Vec);
 
-static struct {
-  char   type[64];
-  MultFn mult;
-} originals[QEP_COUNTED_TYPES];
-static int noriginals = 0;
-
 static PetscErrorCode MatMult_Counted(Mat A, Vec x, Vec y)
 {
-  MatType type;
+  PetscContainer c = NULL;
+  void          *f = NULL;
 
   PetscFunctionBegin;
-  PetscCall(MatGetType(A, &type));
-  for (int i = 0; i < noriginals; i++)
-    if (!strcmp(originals[i].type, type)) {
-      QepMatvecCount += 1;
-      PetscCall(originals[i].mult(A, x, y));
-      PetscFunctionReturn(0);
-    }
-  SETERRQ(PetscObjectComm((PetscObject)A), PETSC_ERR_PLIB, "No MatMult recorded for matrix type %s", type);
+  PetscCall(PetscObjectQuery((PetscObject)A, QEP_MULT_KEY, (PetscObject *)&c));
+  PetscCheck(c, PetscObjectComm((PetscObject)A), PETSC_ERR_PLIB, "Counted MatMult without the original kernel");
+  PetscCall(PetscContainerGetPointer(c, &f));
+  QepMatvecCount += 1;
+  PetscCall((*(MultFn *)f)(A, x, y));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode FreeMultFn(void *p)
+{
+  return PetscFree(p);
 }
 
 PetscErrorCode QepMatCountMultiplies(Mat A)
 {
   void (*f)(void) = NULL;
-  MatType type;
-  int     i;
+  MultFn        *orig;
+  PetscContainer c;
 
   PetscFunctionBegin;
   PetscCall(MatGetOperation(A, MATOP_MULT, &f));
   if (f == (void (*)(void))MatMult_Counted) PetscFunctionReturn(0);
   PetscCheck(f, PetscObjectComm((PetscObject)A), PETSC_ERR_ARG_WRONG, "The operator has no MatMult");
-  PetscCall(MatGetType(A, &type));
-  for (i = 0; i < noriginals; i++)
-    if (!strcmp(originals[i].type, type)) break;
-  if (i == noriginals) {
-    PetscCheck(noriginals < QEP_COUNTED_TYPES && strlen(type) < sizeof(originals[0].type), PETSC_COMM_SELF, PETSC_ERR_SUP, "Too many matrix types to count products of (%s)", type);
-    PetscCall(PetscStrncpy(originals[i].type, type, sizeof(originals[i].type)));
-    originals[i].mult = (MultFn)f;
-    noriginals++;
-  }
-  PetscCheck(originals[i].mult == (MultFn)f, PetscObjectComm((PetscObject)A), PETSC_ERR_SUP, "Matrices of type %s with different MatMult implementations cannot be counted", type);
+  PetscCall(PetscNew(&orig));
+  *orig = (MultFn)f;
+  PetscCall(PetscContainerCreate(PETSC_COMM_SELF, &c));
+  PetscCall(PetscContainerSetPointer(c, orig));
+  PetscCall(PetscContainerSetUserDestroy(c, FreeMultFn));
+  PetscCall(PetscObjectCompose((PetscObject)A, QEP_MULT_KEY, (PetscObject)c)); /* replaces an earlier one */
+  PetscCall(PetscContainerDestroy(&c));
   PetscCall(MatSetOperation(A, MATOP_MULT, (void (*)(void))MatMult_Counted));
   PetscFunctionReturn(0);
 }

@@ -342,6 +342,7 @@ PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
 
   PetscFunctionBegin;
   PetscCheck(s->A, s->comm, PETSC_ERR_ORDER, "Call QepGroundSolverSetOperator before solving");
+  PetscCall(QepMatCountMultiplies(s->A)); /* again: an assembly may have reset MATOP_MULT */
   s->valid = PETSC_FALSE;
   if (!s->state) PetscCall(MatCreateVecs(s->A, &s->state, NULL));
   s->stats.iterations = 0;
