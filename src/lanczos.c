@@ -33,6 +33,7 @@
 #define LANCZOS_MAX_STRIDE     8     /* ... so checks are spaced by the observed convergence rate, up to this */
 #define LANCZOS_RQI_MAX_IT     6     /* Rayleigh-quotient iterations before a check falls back to stevr */
 #define LANCZOS_FIRST_CHECK    4     /* no converged Ritz pair before this (unless the space is invariant) */
+#define LANCZOS_BISECT_REL     1e-4  /* bisection before inverse iteration narrows the Gershgorin bracket this much */
 
 struct _n_QepLanczos {
   Vec          prev, cur, next, first; /* recurrence vectors when not storing; first = v_0 for the second pass */
@@ -295,16 +296,56 @@ static void RitzPairByRQI(QepLanczos L, PetscInt k, PetscReal anorm, PetscReal *
   L->nrqi++;
 }
 
-/* Lowest eigenpair (theta, s) of T_k; s in L->z. */
+/* A start for RQI that lies near the lowest eigenvector of T_k, for when the previous Ritz vector
+ * led elsewhere: Sturm-count bisection narrows [lo, hi] around the lowest eigenvalue (lo below it,
+ * hi above it: the smallest diagonal entry bounds it from above), then two inverse iterations
+ * shifted to lo, where T_k - lo is positive definite with its smallest eigenvalue alone near zero.
+ * A few dozen O(k) passes, against LAPACK's full-precision bisection and its set-up. */
+static void RitzStartByBisection(QepLanczos L, PetscInt k, PetscReal anorm)
+{
+  const PetscReal *a = L->alpha, *b = L->beta;
+  const PetscReal  pivmin = PETSC_MACHINE_EPSILON * PETSC_MACHINE_EPSILON * PetscMax(anorm, PETSC_SMALL);
+  PetscReal        lo = PETSC_MAX_REAL, hi = PETSC_MAX_REAL, width;
+  PetscReal       *y = L->z;
+
+  for (PetscInt i = 0; i < k; i++) {
+    lo = PetscMin(lo, a[i] - (i ? PetscAbsReal(b[i]) : 0) - (i + 1 < k ? PetscAbsReal(b[i + 1]) : 0)); /* Gershgorin */
+    hi = PetscMin(hi, a[i]);
+  }
+  width = hi - lo;
+  for (PetscInt it = 0; it < 64 && hi - lo > LANCZOS_BISECT_REL * width; it++) {
+    const PetscReal mid = 0.5 * (lo + hi);
+    if (EigenvaluesBelow(k, a, b, mid, pivmin) == 0) lo = mid;
+    else hi = mid;
+  }
+  for (PetscInt i = 0; i < k; i++) y[i] = 1.0;
+  for (int it = 0; it < 2; it++) {
+    PetscReal nrm = 0;
+    TridiagonalSolve(k, a, b, lo, PETSC_MACHINE_EPSILON * anorm, y, L->rlu);
+    for (PetscInt i = 0; i < k; i++) nrm += y[i] * y[i];
+    nrm = nrm > 0 && !PetscIsInfOrNanReal(nrm) ? 1 / PetscSqrtReal(nrm) : 0;
+    for (PetscInt i = 0; i < k; i++) y[i] *= nrm;
+  }
+  L->zk = k;
+}
+
+/* Lowest eigenpair (theta, s) of T_k; s in L->z. RQI from the previous check's Ritz vector (on the
+ * first check: from e_0, the start vector, which a warm start makes nearly an eigenvector); if that
+ * converges elsewhere, RQI from a bisection start; LAPACK only if both fail. */
 static PetscErrorCode LowestRitzPair(QepLanczos L, PetscInt k, PetscReal *theta)
 {
   PetscBool ok = PETSC_FALSE;
 
   PetscFunctionBegin;
-  if (L->zk > 0 && k > 2) {
+  if (k > 2) {
     PetscReal anorm = 0;
     for (PetscInt i = 0; i < k; i++) anorm = PetscMax(anorm, PetscAbsReal(L->alpha[i]) + (i ? L->beta[i] : 0) + (i + 1 < k ? L->beta[i + 1] : 0));
+    if (L->zk == 0) L->z[0] = 1.0, L->zk = 1;
     RitzPairByRQI(L, k, anorm, theta, &ok);
+    if (!ok) {
+      RitzStartByBisection(L, k, anorm);
+      RitzPairByRQI(L, k, anorm, theta, &ok);
+    }
   }
   if (!ok) PetscCall(RitzPairByStevr(L, k, theta));
   PetscFunctionReturn(0);
