@@ -9,6 +9,8 @@
 
 #define QEP_DEFAULT_EPS_TOL 1e-10 /* tight enough that energies agree across rank counts to ~1e-12 */
 #define QEP_DEFAULT_GAP_TOL 1e-8  /* relative to max(1,|E0|): below it the ground state is degenerate */
+#define QEP_DEFAULT_EXCITED_TOL 1e-6 /* Lanczos excited state: E1 errs by ~(1e-6 |E1|)^2 / (E2 - E1) */
+#define QEP_EXCITED_MIX         1e-2 /* weight of the cold start mixed into a warm excited start */
 
 const char *const QepEigensolverTypes[] = {"eps", "lanczos", "QepEigensolverType", "QEP_EIGENSOLVER_", NULL};
 
@@ -28,7 +30,7 @@ struct _p_QepGroundSolver {
   char         *prefix;
   char         *hint; /* appended to the degeneracy error */
   PetscBool     compute_gap, valid;
-  PetscReal     gap_tol;
+  PetscReal     gap_tol, excited_tol;
   PetscInt64    seed;
   QepSolveStats stats;
 };
@@ -42,6 +44,7 @@ PetscErrorCode QepGroundSolverCreate(MPI_Comm comm, QepGroundSolver *solver)
   PetscCall(PetscNew(&s));
   s->comm    = comm;
   s->gap_tol = QEP_DEFAULT_GAP_TOL;
+  s->excited_tol = QEP_DEFAULT_EXCITED_TOL;
   s->seed    = 20260101;
   s->method        = QEP_EIGENSOLVER_EPS;
   s->lanczos_mib   = 8; /* stores the basis of small states only: first touches of fresh vectors cost about a matvec each */
@@ -166,6 +169,7 @@ PetscErrorCode QepGroundSolverSetFromOptions(QepGroundSolver s)
   PetscOptionsBegin(s->comm, s->prefix, "QEP ground-state solver options", "QepGroundSolver");
   PetscCall(PetscOptionsBool("-qep_gap", "Also compute the first excited state and check the gap", "QepGroundSolverSetComputeGap", s->compute_gap, &s->compute_gap, NULL));
   PetscCall(PetscOptionsReal("-qep_gap_tol", "Degenerate if E1-E0 < gap_tol*max(1,|E0|)", "QepGroundSolverSetGapTolerance", s->gap_tol, &s->gap_tol, NULL));
+  PetscCall(PetscOptionsReal("-qep_excited_tol", "Lanczos: relative residual of the excited state of a gap solve (the ground state's -eps_tol when larger; E1 errs by about its square)", "QepGroundSolverSetFromOptions", s->excited_tol, &s->excited_tol, NULL));
   PetscCall(PetscOptionsInt("-qep_init_seed", "Seed of the cold-start initial vector", "QepGroundSolverSetSeed", seed, &seed, NULL));
   PetscCall(PetscOptionsEnum("-qep_eigensolver", "Ground-state method: eps (SLEPc, -eps_type) or lanczos (lean three-term Lanczos, SLEPc fallback)", "QepGroundSolverSetEigensolver", QepEigensolverTypes, (PetscEnum)s->method, (PetscEnum *)&s->method, NULL));
   PetscCall(PetscOptionsReal("-qep_lanczos_memory", "MiB per rank for stored Lanczos vectors (beyond: a second pass regenerates them)", "QepGroundSolverSetFromOptions", s->lanczos_mib, &s->lanczos_mib, NULL));
@@ -174,6 +178,7 @@ PetscErrorCode QepGroundSolverSetFromOptions(QepGroundSolver s)
   PetscCheck(s->lanczos_mib >= 0, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "-%sqep_lanczos_memory must be >= 0 MiB, got %g", s->prefix ? s->prefix : "", (double)s->lanczos_mib);
   PetscCheck(s->lanczos_maxit >= 1, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "-%sqep_lanczos_max_it must be >= 1, got %" PetscInt_FMT, s->prefix ? s->prefix : "", s->lanczos_maxit);
   PetscCheck(s->gap_tol >= 0, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "-qep_gap_tol must be >= 0, got %g", (double)s->gap_tol);
+  PetscCheck(s->excited_tol >= 0 && s->excited_tol < 1, s->comm, PETSC_ERR_ARG_OUTOFRANGE, "-%sqep_excited_tol must be in [0, 1), got %g", s->prefix ? s->prefix : "", (double)s->excited_tol);
   s->seed = seed;
   PetscCall(EPSSetFromOptions(s->eps));
   PetscFunctionReturn(0);
@@ -231,6 +236,28 @@ static PetscErrorCode StartVector(QepGroundSolver s, PetscInt i, Vec cold, Vec *
     PetscCall(FillColdStart(s, i, cold));
     *start = cold;
   }
+  PetscFunctionReturn(0);
+}
+
+/* Start of the excited-state solve. A warm start (the previous excited state) is mixed with a
+ * little of the cold start, so every eigenvector keeps a component: should the levels above E0
+ * have crossed since, the deflated solve still finds the new lowest one instead of converging to
+ * the old. */
+static PetscErrorCode ExcitedStart(QepGroundSolver s, Vec *start)
+{
+  PetscReal nw, nc;
+
+  PetscFunctionBegin;
+  if (s->ninit < 2) {
+    PetscCall(StartVector(s, 1, s->excited, start));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(FillColdStart(s, 1, s->excited));
+  PetscCall(VecNorm(s->init[1], NORM_2, &nw));
+  PetscCall(VecNorm(s->excited, NORM_2, &nc));
+  PetscCheck(nw > 0, s->comm, PETSC_ERR_ARG_WRONG, "The excited-state warm start is zero");
+  PetscCall(VecAXPBY(s->excited, 1.0 / nw, QEP_EXCITED_MIX / nc, s->init[1]));
+  *start = s->excited;
   PetscFunctionReturn(0);
 }
 
@@ -316,7 +343,7 @@ static PetscErrorCode SolveLanczos(QepGroundSolver s, PetscBool *ok)
   PetscReal tol, e0, e1, res;
   PetscInt  steps;
   size_t    budget = (size_t)(s->lanczos_mib * 1048576.0);
-  Vec       start;
+  Vec       start = NULL;
 
   PetscFunctionBegin;
   if (!s->lanczos) PetscCall(QepLanczosCreate(&s->lanczos));
@@ -328,8 +355,8 @@ static PetscErrorCode SolveLanczos(QepGroundSolver s, PetscBool *ok)
   s->stats.residual   = res;
   if (!*ok || !s->compute_gap) PetscFunctionReturn(0);
   if (!s->excited) PetscCall(VecDuplicate(s->state, &s->excited));
-  PetscCall(StartVector(s, 1, s->excited, &start));
-  PetscCall(QepLanczosSolve(s->lanczos, s->A, start, s->state, tol, s->lanczos_maxit, budget, s->excited, &e1, &res, &steps, ok));
+  PetscCall(ExcitedStart(s, &start));
+  PetscCall(QepLanczosSolve(s->lanczos, s->A, start, s->state, PetscMax(tol, s->excited_tol), s->lanczos_maxit, budget, s->excited, &e1, &res, &steps, ok));
   s->stats.iterations += steps;
   s->stats.gap = e1 - e0;
   PetscFunctionReturn(0);

@@ -22,3 +22,5 @@ qep_error_test(NAME ground_lanczos_bad_memory RANKS 1 MATCH "qep_lanczos_memory 
   COMMAND ${QEP_CLI} ground -qep_model tfim -qep_n 6 -qep_eigensolver lanczos -qep_lanczos_memory -1)
 qep_error_test(NAME ground_bad_eigensolver RANKS 1 MATCH "qep_eigensolver"
   COMMAND ${QEP_CLI} ground -qep_model tfim -qep_n 6 -qep_eigensolver arnoldi)
+qep_error_test(NAME ground_bad_excited_tol RANKS 1 MATCH "qep_excited_tol must be in"
+  COMMAND ${QEP_CLI} ground -qep_model tfim -qep_n 6 -qep_gap -qep_eigensolver lanczos -qep_excited_tol 1.5)

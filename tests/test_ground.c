@@ -1,6 +1,7 @@
 /* test_ground.c — ground states from qep's operator + SLEPc solver against independent references:
  * dense LAPACK diagonalisation (random models with Y-Y and three-body terms, n <= 9: energy, gap,
- * overlap with the exact ground vector, expectation values) and the exact free-fermion solution of
+ * overlap with the exact ground vector, expectation values; a warm gap solve started from the wrong
+ * excited level) and the exact free-fermion solution of
  * the transverse-field Ising chain (open and periodic, random couplings, up to n = 20).
  * Run with -qep_operator aij|shell at any rank count; every check is an absolute number. */
 #include <qep/qep.h>
@@ -155,6 +156,68 @@ static PetscErrorCode CheckAgainstDense(PetscInt n, const QepPauliSum *H, const 
   PetscFunctionReturn(0);
 }
 
+/* Distributed copy of the global array a (length 2^n) laid out like A's vectors. */
+static PetscErrorCode VecFromGlobal(Mat A, const PetscScalar a[], Vec *v)
+{
+  PetscInt     lo, hi;
+  PetscScalar *x;
+
+  PetscFunctionBegin;
+  PetscCall(MatCreateVecs(A, v, NULL));
+  PetscCall(VecGetOwnershipRange(*v, &lo, &hi));
+  PetscCall(VecGetArrayWrite(*v, &x));
+  for (PetscInt i = lo; i < hi; i++) x[i - lo] = a[i];
+  PetscCall(VecRestoreArrayWrite(*v, &x));
+  PetscFunctionReturn(0);
+}
+
+/* A warm gap solve whose excited start is the wrong level: the exact second excited state u2 (as if
+ * E1 and E2 had crossed since the start was saved). The solver must still report E1 - E0, the
+ * Lanczos method because it mixes some of the cold start into a warm excited start. */
+static PetscErrorCode CheckWarmExcitedStart(PetscInt n, const QepPauliSum *H, const char *label)
+{
+  const PetscInt  N = (PetscInt)1 << n;
+  PetscScalar    *D, *U;
+  PetscReal      *E;
+  QepOperator     op;
+  QepGroundSolver solver;
+  QepSolveStats   st;
+  Mat             A;
+  Vec             start[2];
+  char            what[256];
+
+  PetscFunctionBegin;
+  PetscCall(RefDenseHamiltonianFromSum(n, H, &D));
+  PetscCall(PetscMalloc2(N, &E, (size_t)N * N, &U));
+  PetscCall(RefDenseEigen(N, D, E, U));
+  PetscCheck(E[1] - E[0] > 1e-4 && E[2] - E[1] > 1e-4, PETSC_COMM_WORLD, PETSC_ERR_PLIB, "%s: levels too close for the warm-start check", label);
+  PetscCall(QepOperatorCreate(PETSC_COMM_WORLD, &op));
+  PetscCall(QepOperatorSetStrings(op, n, H->n, H->strings));
+  PetscCall(QepOperatorSetFromOptions(op));
+  PetscCall(QepOperatorSetUp(op));
+  PetscCall(QepOperatorSetCoefficients(op, H->coeffs));
+  PetscCall(QepOperatorGetMat(op, &A));
+  PetscCall(VecFromGlobal(A, U, &start[0]));     /* u0 */
+  PetscCall(VecFromGlobal(A, U + 2 * N, &start[1])); /* u2, not u1 */
+  PetscCall(QepGroundSolverCreate(PETSC_COMM_WORLD, &solver));
+  PetscCall(QepGroundSolverSetOperator(solver, A));
+  PetscCall(QepGroundSolverSetComputeGap(solver, PETSC_TRUE));
+  PetscCall(QepGroundSolverSetFromOptions(solver));
+  PetscCall(QepGroundSolverSetInitialSpace(solver, 2, start));
+  PetscCall(QepGroundSolverSolve(solver));
+  PetscCall(QepGroundSolverGetStats(solver, &st));
+  snprintf(what, sizeof(what), "%s warm gap from u2", label);
+  CHECK_CLOSE(what, st.gap, E[1] - E[0], 1e-8);
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "ok %-28s warm excited start u2: gap=%.10f (E2-E0 %.6f) matvecs=%" PetscInt_FMT "\n", label, (double)st.gap, (double)(E[2] - E[0]), st.matvecs));
+  PetscCall(VecDestroy(&start[0]));
+  PetscCall(VecDestroy(&start[1]));
+  PetscCall(QepGroundSolverDestroy(&solver));
+  PetscCall(QepOperatorDestroy(&op));
+  PetscCall(PetscFree2(E, U));
+  PetscCall(PetscFree(D));
+  PetscFunctionReturn(0);
+}
+
 /* Y-Y couplings, X-Y-Z three-body terms and a four-body string on 7 qubits. */
 static PetscErrorCode HandModel(QepPauliSum *H)
 {
@@ -217,6 +280,7 @@ static PetscErrorCode CheckDenseModels(void)
     PetscCall(RandomModel(n, 3 * n, 100 + n, &H));
     snprintf(label, sizeof(label), "random model seed %d", (int)(100 + n));
     PetscCall(CheckAgainstDense(n, &H, label));
+    if (n >= 5) PetscCall(CheckWarmExcitedStart(n, &H, label));
     PetscCall(QepPauliSumFree(&H));
   }
   PetscFunctionReturn(0);

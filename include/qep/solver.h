@@ -44,20 +44,23 @@ PETSC_EXTERN PetscErrorCode QepGroundSolverGetEigensolver(QepGroundSolver, QepEi
 PETSC_EXTERN PetscErrorCode QepGroundSolverGetFallbackCount(QepGroundSolver, PetscInt *);
 /* Seed of the default (cold) initial vector. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetSeed(QepGroundSolver, PetscInt64);
-/* -[prefix]qep_gap, -[prefix]qep_gap_tol, -[prefix]qep_init_seed, -[prefix]qep_eigensolver,
+/* -[prefix]qep_gap, -[prefix]qep_gap_tol, -[prefix]qep_excited_tol, -[prefix]qep_init_seed, -[prefix]qep_eigensolver,
  * -[prefix]qep_lanczos_memory, -[prefix]qep_lanczos_max_it and the EPS options -[prefix]eps_*
  * (-eps_tol is the relative residual tolerance of both methods) */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetFromOptions(QepGroundSolver);
 /* Warm start from v (copied) for the following solves; NULL returns to the cold start. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetInitialVector(QepGroundSolver, Vec v);
 /* Warm start from n <= 2 vectors (copied): the ground state and, for gap solves, the first excited
- * state, so a warm gap solve does not have to find the excited state from scratch. n = 0: cold. */
+ * state, so a warm gap solve does not have to find the excited state from scratch (the Lanczos
+ * method mixes 1 % of the cold start into the latter, so a level that has since crossed below it
+ * is still found). n = 0: cold. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverSetInitialSpace(QepGroundSolver, PetscInt n, Vec v[]);
 PETSC_EXTERN PetscErrorCode QepGroundSolverSolve(QepGroundSolver);
 /* Borrowed: the normalised ground state of the last solve. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverGetState(QepGroundSolver, Vec *);
 PETSC_EXTERN PetscErrorCode QepGroundSolverGetStats(QepGroundSolver, QepSolveStats *);
-/* Borrowed: the normalised first excited state of the last solve (only when the gap was computed). */
+/* Borrowed: the normalised first excited state of the last solve (only when the gap was computed).
+ * The Lanczos method converges it to relative residual max(-eps_tol, -qep_excited_tol). */
 PETSC_EXTERN PetscErrorCode QepGroundSolverGetExcitedState(QepGroundSolver, Vec *);
 /* The underlying EPS (borrowed), for users who want to set anything else. */
 PETSC_EXTERN PetscErrorCode QepGroundSolverGetEPS(QepGroundSolver, void *eps);

@@ -59,7 +59,10 @@ PetscErrorCode QepGradientCreate(QepModel model, QepGradient *grad)
 static PetscErrorCode ClearCache(QepGradient g)
 {
   PetscFunctionBegin;
-  for (PetscInt i = 0; i < g->ncache; i++) PetscCall(VecDestroy(&g->cache[i].psi));
+  for (PetscInt i = 0; i < g->ncache; i++) {
+    PetscCall(VecDestroy(&g->cache[i].psi));
+    PetscCall(VecDestroy(&g->cache[i].excited));
+  }
   PetscCall(PetscFree(g->cache));
   g->ncache = g->acache = 0;
   PetscFunctionReturn(0);
@@ -409,10 +412,10 @@ static PetscErrorCode SetFreeTolerance(QepGradient g, PetscBool loss_only)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm, PetscBool gap, PetscBool loss_only)
+PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm, Vec warm_excited, PetscBool gap, PetscBool loss_only)
 {
   char hint[512];
-  Vec  psi;
+  Vec  psi, start[2] = {warm, warm_excited};
 
   PetscFunctionBegin;
   PetscCall(SetFreeTolerance(g, loss_only));
@@ -420,7 +423,7 @@ PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm, PetscBool gap, Pets
   PetscCall(QepGroundSolverSetDegeneracyHint(g->free, hint));
   PetscCall(QepGroundSolverSetComputeGap(g->free, gap && g->gap_wanted ? PETSC_TRUE : PETSC_FALSE));
   PetscCall(QepOperatorSetCoefficients(g->op, g->hcoef));
-  PetscCall(QepGroundSolverSetInitialVector(g->free, warm));
+  PetscCall(QepGroundSolverSetInitialSpace(g->free, warm ? (warm_excited && gap ? 2 : 1) : 0, start));
   g->free_valid = PETSC_FALSE;
   PetscCall(QepGroundSolverSolve(g->free));
   PetscCall(AccountSolve(g, g->free, PETSC_TRUE));
@@ -447,7 +450,13 @@ static PetscErrorCode CacheEntry(QepGradient g, PetscInt example, QepWarmEntry *
       PetscFunctionReturn(0);
     }
   PetscCall(VecGetSize(g->psi0, &N));
-  if ((g->ncache + 1) * (PetscReal)N * sizeof(PetscScalar) > g->warm_cache_mb * 1048576.0) PetscFunctionReturn(0);
+  {
+    QepEigensolverType method;
+    PetscInt           states; /* psi, and the excited state of Lanczos gap solves (KeepExcitedState) */
+    PetscCall(QepGroundSolverGetEigensolver(g->free, &method));
+    states = g->gap_wanted && method == QEP_EIGENSOLVER_LANCZOS ? 2 : 1;
+    if ((g->ncache + 1) * states * (PetscReal)N * sizeof(PetscScalar) > g->warm_cache_mb * 1048576.0) PetscFunctionReturn(0);
+  }
   if (g->ncache == g->acache) {
     g->acache = g->acache ? 2 * g->acache : 16;
     PetscCall(PetscRealloc(sizeof(QepWarmEntry) * (size_t)g->acache, &g->cache));
@@ -456,6 +465,7 @@ static PetscErrorCode CacheEntry(QepGradient g, PetscInt example, QepWarmEntry *
   (*entry)->id     = example;
   (*entry)->gap    = -1;
   (*entry)->visits = 0;
+  (*entry)->excited = NULL;
   PetscCall(VecDuplicate(g->psi0, &(*entry)->psi));
   PetscFunctionReturn(0);
 }
@@ -491,6 +501,22 @@ static PetscErrorCode MeasureFree(QepGradient g)
   PetscFunctionReturn(0);
 }
 
+/* After a gap solve: the excited state warm-starts the example's next one. Only Lanczos gains from
+ * it (a warm Krylov-Schur solve restarts from the ground state alone), so only then is it kept. */
+static PetscErrorCode KeepExcitedState(QepGradient g, QepWarmEntry *e)
+{
+  QepEigensolverType method;
+  Vec                excited;
+
+  PetscFunctionBegin;
+  PetscCall(QepGroundSolverGetEigensolver(g->free, &method));
+  if (method != QEP_EIGENSOLVER_LANCZOS) PetscFunctionReturn(0);
+  PetscCall(QepGroundSolverGetExcitedState(g->free, &excited));
+  if (!e->excited) PetscCall(VecDuplicate(excited, &e->excited));
+  PetscCall(VecCopy(excited, e->excited));
+  PetscFunctionReturn(0);
+}
+
 /* Free solve of one example, warm-started from its previous free state, then the nudge and the
  * loss. The gap (a second eigenpair, which a warm Krylov-Schur solve must find afresh) is computed
  * on the example's first solve and every gap_every-th one; in between its last gap serves the
@@ -507,10 +533,12 @@ static PetscErrorCode FreePhase(QepGradient g, PetscInt example, const PetscReal
   PetscCall(CacheEntry(g, example, &e));
   warm = (e && e->visits > 0) ? PETSC_TRUE : PETSC_FALSE;
   gap  = (!e || e->gap < 0 || e->visits % g->gap_every == 0) ? PETSC_TRUE : PETSC_FALSE;
-  PetscCall(QepGradientFreeSolve(g, warm ? e->psi : NULL, gap, PETSC_TRUE));
+  PetscCall(QepGradientFreeSolve(g, warm ? e->psi : NULL, warm ? e->excited : NULL, gap, PETSC_TRUE));
   if (e) {
-    if (g->stats.gap >= 0) e->gap = g->stats.gap;
-    else g->stats.gap = e->gap; /* not recomputed this time */
+    if (g->stats.gap >= 0) {
+      e->gap = g->stats.gap;
+      PetscCall(KeepExcitedState(g, e));
+    } else g->stats.gap = e->gap; /* not recomputed this time */
     e->visits++;
     PetscCall(VecCopy(g->psi0, e->psi));
   }

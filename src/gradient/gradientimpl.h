@@ -15,10 +15,11 @@ typedef struct {
   PetscReal *coef;
 } QepTermList;
 
-/* One example's last free state, its last computed gap and how often it was solved. */
+/* One example's last free state, its last first excited state (from its last gap solve: the warm
+ * start of the next one; NULL before), its last computed gap and how often it was solved. */
 typedef struct {
   PetscInt  id;
-  Vec       psi;
+  Vec       psi, excited;
   PetscReal gap;
   PetscInt  visits;
 } QepWarmEntry;
@@ -89,7 +90,7 @@ struct _p_QepGradient {
 PETSC_INTERN PetscErrorCode QepGradientParameterSums(QepGradient, const PetscReal values[], PetscReal g[]);
 /* Free solve at the current hcoef, warm-started from `warm` (NULL: cold), computing the gap when
  * `gap` is true; fills psi0, expect, outval and stats. */
-PETSC_INTERN PetscErrorCode QepGradientFreeSolve(QepGradient, Vec warm, PetscBool gap, PetscBool loss_only);
+PETSC_INTERN PetscErrorCode QepGradientFreeSolve(QepGradient, Vec warm, Vec warm_excited, PetscBool gap, PetscBool loss_only);
 /* Sets hcoef from the model's parameters and x. */
 PETSC_INTERN PetscErrorCode QepGradientSetInputs(QepGradient, const PetscReal x[]);
 /* loss.c: nudge coefficients (from targets and, for error-signal losses, the free ⟨O_o⟩) and the loss value. */

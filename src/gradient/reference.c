@@ -90,7 +90,7 @@ PetscErrorCode QepGradientLinearResponse(QepGradient g, const PetscReal x[], con
 
   PetscFunctionBegin;
   PetscCall(QepGradientSetInputs(g, x));
-  PetscCall(QepGradientFreeSolve(g, g->free_valid ? g->psi0 : NULL, PETSC_TRUE, PETSC_FALSE));
+  PetscCall(QepGradientFreeSolve(g, g->free_valid ? g->psi0 : NULL, NULL, PETSC_TRUE, PETSC_FALSE));
   PetscCall(QepGradientBuildNudge(g, y, &L));
   PetscCall(QepOperatorGetMat(g->op, &H));
   PetscCall(VecDuplicate(g->psi0, &rhs));
@@ -114,7 +114,7 @@ static PetscErrorCode LossAt(QepGradient g, const PetscReal x[], const PetscReal
 {
   PetscFunctionBegin;
   PetscCall(QepGradientSetInputs(g, x));
-  PetscCall(QepGradientFreeSolve(g, warm, PETSC_TRUE, PETSC_FALSE));
+  PetscCall(QepGradientFreeSolve(g, warm, NULL, PETSC_TRUE, PETSC_FALSE));
   PetscCall(QepGradientLossValue(g, y, L));
   PetscFunctionReturn(0);
 }
