@@ -24,6 +24,7 @@
  * *converged is true only when it meets the tolerance; otherwise the caller must not use x as a
  * result (QepGroundSolver falls back to SLEPc, warm-started from x). */
 #include "qepimpl.h"
+#include "qepsimd.h"
 #include <slepcsys.h>
 #include <slepcblaslapack.h>
 #include <stdlib.h>
@@ -356,14 +357,9 @@ static PetscErrorCode LowestRitzPair(QepLanczos L, PetscInt k, PetscReal *theta)
  * without reassociating a single sum; compiled for AVX-512, AVX2 and baseline x86-64 and picked at
  * load time (the states of small models live in L1, where these passes are compute-bound). */
 #define LANCZOS_ACC 32
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-  #define LANCZOS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-  #define LANCZOS_CLONES
-#endif
 
 /* out[0] = v^H w, out[1] = p^H w (p may be NULL). */
-LANCZOS_CLONES static void DotsKernel(PetscInt n, const PetscScalar *restrict w, const PetscScalar *restrict v, const PetscScalar *restrict p, PetscScalar out[2])
+QEP_CLONES static void DotsKernel(PetscInt n, const PetscScalar *restrict w, const PetscScalar *restrict v, const PetscScalar *restrict p, PetscScalar out[2])
 {
   PetscScalar sa[LANCZOS_ACC] = {0}, sc[LANCZOS_ACC] = {0};
   PetscInt    i;
@@ -382,7 +378,7 @@ LANCZOS_CLONES static void DotsKernel(PetscInt n, const PetscScalar *restrict w,
 }
 
 /* w <- scale w - alpha v - beta u - c p (p may be NULL); returns ||w||^2 (local). */
-LANCZOS_CLONES static PetscReal UpdateKernel(PetscInt n, PetscScalar *restrict w, const PetscScalar *restrict v, const PetscScalar *restrict u, const PetscScalar *restrict p, PetscReal scale, PetscReal alpha, PetscReal beta, PetscScalar c)
+QEP_CLONES static PetscReal UpdateKernel(PetscInt n, PetscScalar *restrict w, const PetscScalar *restrict v, const PetscScalar *restrict u, const PetscScalar *restrict p, PetscReal scale, PetscReal alpha, PetscReal beta, PetscScalar c)
 {
   PetscReal acc[LANCZOS_ACC] = {0}, sum = 0;
   PetscInt  i;
@@ -419,7 +415,7 @@ LANCZOS_CLONES static PetscReal UpdateKernel(PetscInt n, PetscScalar *restrict w
 #define LANCZOS_COMBINE_CHUNK 512 /* rows of x kept in L1 while the stored vectors stream past */
 
 /* x = sum_{j<k} coef_j v_j, chunk by chunk, four vectors per sweep of the chunk. */
-LANCZOS_CLONES static void CombineKernel(PetscInt n, PetscInt k, const PetscScalar *coef, const PetscScalar *const *v, PetscScalar *restrict x)
+QEP_CLONES static void CombineKernel(PetscInt n, PetscInt k, const PetscScalar *coef, const PetscScalar *const *v, PetscScalar *restrict x)
 {
   for (PetscInt i0 = 0; i0 < n; i0 += LANCZOS_COMBINE_CHUNK) {
     const PetscInt len = PetscMin(LANCZOS_COMBINE_CHUNK, n - i0);

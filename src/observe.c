@@ -20,6 +20,7 @@
  * (the top bit of x != 0) is clear, S_k = H_k + (-1)^ny_k conj(H_k) — half the rows, each read once.
  * Every kernel leaves out the rows with bit h: whole tiles or blocks, whole chunks, masked lanes or rows. */
 #include "qepimpl.h"
+#include "qepsimd.h"
 
 #define EXPECT_TILE_BITS      12 /* tiles of up to 4096 rows (32 KiB): a tile and a partner tile stay in L1/L2 (12..14 measured alike at n = 24) */
 #define EXPECT_TILE_MAX_BITS  16 /* upper bound of -qep_expectation_tile_bits */
@@ -53,28 +54,8 @@ struct _p_QepExpectation {
 static inline int Parity(uint64_t v) { return __builtin_popcountll(v) & 1; }
 
 /* ------------------------------------------------------------------ vector kernels ---------- */
-#if !defined(PETSC_USE_COMPLEX) && defined(PETSC_USE_REAL_DOUBLE) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(QEP_HAVE_V8) && !defined(PETSC_USE_COMPLEX)
   #define EXPECT_HAVE_VECTOR 1
-  #define EXPECT_INLINE      static inline __attribute__((always_inline))
-  #define EXPECT_CLONES      __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
-  /* every helper taking or returning a vector is static and always inlined: no ABI is crossed
-   * (GCC reports -Wpsabi at the end of the file, so the pragma stays in force to the end) */
-  #pragma GCC diagnostic ignored "-Wpsabi"
-
-typedef double    v8d __attribute__((vector_size(64)));
-typedef double    v8du __attribute__((vector_size(64), aligned(8))); /* PETSc arrays are only 16-byte aligned */
-typedef long long v8i __attribute__((vector_size(64)));
-
-/* kLaneSign[m][lane] = (-1)^popcount(lane & m) */
-static const double kLaneSign[EXPECT_LANES][EXPECT_LANES] = {
-  {1, 1, 1, 1, 1, 1, 1, 1},     {1, -1, 1, -1, 1, -1, 1, -1}, {1, 1, -1, -1, 1, 1, -1, -1}, {1, -1, -1, 1, 1, -1, -1, 1},
-  {1, 1, 1, 1, -1, -1, -1, -1}, {1, -1, 1, -1, -1, 1, -1, 1}, {1, 1, -1, -1, -1, -1, 1, 1}, {1, -1, -1, 1, -1, 1, 1, -1},
-};
-
-EXPECT_INLINE v8d Load8(const double *p) { return *(const v8du *)p; }
-EXPECT_INLINE void Store8(double *p, v8d v) { *(v8du *)p = v; }
-  #define PERMUTE8(v, m) __builtin_shuffle((v), (v8i){0 ^ (m), 1 ^ (m), 2 ^ (m), 3 ^ (m), 4 ^ (m), 5 ^ (m), 6 ^ (m), 7 ^ (m)})
   #define PERMUTE_CASES(CALL) \
   case 0: CALL(0); break; \
   case 1: CALL(1); break; \
@@ -86,20 +67,20 @@ EXPECT_INLINE void Store8(double *p, v8d v) { *(v8du *)p = v; }
   case 7: CALL(7); break;
 
 /* u of the 8 rows at c: bra[c + l] partner[(c + l) ^ pmask], with M = pmask's lane bits (a constant). */
-EXPECT_INLINE v8d Product8(const double *bra, const double *partner, uint64_t c, uint64_t pchunk, const unsigned M)
+QEP_V8_INLINE v8d Product8(const double *bra, const double *partner, uint64_t c, uint64_t pchunk, const unsigned M)
 {
   return Load8(bra + c) * PERMUTE8(Load8(partner + (c ^ pchunk)), M);
 }
 
 /* u with its sign bits flipped where (-1)^|row & z| = -1 (row: first row of an 8-row chunk). */
-EXPECT_INLINE v8d Signed8(v8d u, uint64_t row, uint64_t z)
+QEP_V8_INLINE v8d Signed8(v8d u, uint64_t row, uint64_t z)
 {
   const long long flip = (long long)((uint64_t)Parity(row & z) << 63);
   return (v8d)((v8i)u ^ flip);
 }
 
 /* Lanes whose index has no bit of `lanebits` (all ones there, zero elsewhere). */
-EXPECT_INLINE v8i KeepLanes(uint64_t lanebits)
+QEP_V8_INLINE v8i KeepLanes(uint64_t lanebits)
 {
   v8i keep;
   for (int l = 0; l < EXPECT_LANES; l++) keep[l] = ((uint64_t)l & lanebits) ? 0 : -1;
@@ -109,7 +90,7 @@ EXPECT_INLINE v8i KeepLanes(uint64_t lanebits)
 /* lanes[q][l] += sum over the tile's chunks c of (-1)^|(r0 + c) & z_q| u_c[l] for NB entries at once,
  * held in registers across the tile; rows with a bit of skip (one bit or none) are left out: whole
  * chunks for a bit above the lanes, through the lane mask keep for a lane bit. */
-EXPECT_INLINE void LanesRun(uint64_t B, uint64_t r0, const double *bra, const double *partner, uint64_t pchunk, uint64_t skip, v8i keep, const uint64_t *z, double *lanes, const unsigned M, const int NB)
+QEP_V8_INLINE void LanesRun(uint64_t B, uint64_t r0, const double *bra, const double *partner, uint64_t pchunk, uint64_t skip, v8i keep, const uint64_t *z, double *lanes, const unsigned M, const int NB)
 {
   const uint64_t chunkskip = skip & ~(uint64_t)(EXPECT_LANES - 1);
   v8d            a[4], b[4] = {{0}};
@@ -136,7 +117,7 @@ EXPECT_INLINE void LanesRun(uint64_t B, uint64_t r0, const double *bra, const do
 }
 
 /* One tile of a lanes group: entries four at a time, then one at a time. */
-EXPECT_CLONES static void LanesTile(uint64_t B, uint64_t r0, const double *bra, const double *partner, uint64_t pmask, uint64_t skip, PetscInt nk, const uint64_t *z, double *lanes)
+QEP_CLONES static void LanesTile(uint64_t B, uint64_t r0, const double *bra, const double *partner, uint64_t pmask, uint64_t skip, PetscInt nk, const uint64_t *z, double *lanes)
 {
   const uint64_t pchunk = pmask & ~(uint64_t)(EXPECT_LANES - 1);
   const v8i      keep   = KeepLanes(skip & (EXPECT_LANES - 1));
@@ -152,7 +133,7 @@ EXPECT_CLONES static void LanesTile(uint64_t B, uint64_t r0, const double *bra, 
 
 /* u = products of the block (zero in the rows with a bit of skip), with the transform's three
  * in-lane stages already applied. */
-EXPECT_INLINE void TransformFill(uint64_t B, const double *bra, const double *partner, uint64_t pchunk, uint64_t skip, double *u, const unsigned M)
+QEP_V8_INLINE void TransformFill(uint64_t B, const double *bra, const double *partner, uint64_t pchunk, uint64_t skip, double *u, const unsigned M)
 {
   const v8d s1 = {1, -1, 1, -1, 1, -1, 1, -1}, s2 = {1, 1, -1, -1, 1, 1, -1, -1}, s4 = {1, 1, 1, 1, -1, -1, -1, -1};
   const v8i keep = KeepLanes(skip & (EXPECT_LANES - 1));
@@ -168,7 +149,7 @@ EXPECT_INLINE void TransformFill(uint64_t B, const double *bra, const double *pa
 
 /* u[m] = sum_j (-1)^|j & m| bra[j] partner[j ^ pmask] over the rows j of the block (B >= 16) without
  * a bit of skip. */
-EXPECT_CLONES static void TransformBlockVector(uint64_t B, const double *bra, const double *partner, uint64_t pmask, uint64_t skip, double *u)
+QEP_CLONES static void TransformBlockVector(uint64_t B, const double *bra, const double *partner, uint64_t pmask, uint64_t skip, double *u)
 {
   const uint64_t pchunk = pmask & ~(uint64_t)(EXPECT_LANES - 1);
   #define FILL_CALL(m) TransformFill(B, bra, partner, pchunk, skip, u, m)
@@ -186,7 +167,7 @@ EXPECT_CLONES static void TransformBlockVector(uint64_t B, const double *bra, co
 }
 
 /* sum_i a_i^2 over n rows (any n). */
-EXPECT_CLONES static double SumSquaresVector(uint64_t n, const double *a)
+QEP_CLONES static double SumSquaresVector(uint64_t n, const double *a)
 {
   v8d      s = {0}, t = {0};
   double   sum = 0.0;
@@ -430,7 +411,7 @@ static void FinishSums(QepExpectation e, PetscBool halved)
       PetscScalar    s = e->acc[k];
 #if defined(EXPECT_HAVE_VECTOR)
       if (e->kernel[g] == KERNEL_LANES)
-        for (int l = 0; l < EXPECT_LANES; l++) s += kLaneSign[z & (EXPECT_LANES - 1)][l] * e->lanes[k * EXPECT_LANES + l];
+        for (int l = 0; l < EXPECT_LANES; l++) s += kLaneSign8[z & (EXPECT_LANES - 1)][l] * e->lanes[k * EXPECT_LANES + l];
 #endif
       if (Parity(fg->x[g] & z)) s = -s;
       if (halved && e->halfbit[g]) s += (QepPauliNumY(e->strings[t]) & 1) ? -PetscConj(s) : PetscConj(s);

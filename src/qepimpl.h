@@ -111,12 +111,6 @@ static inline PetscScalar QepFlipGroupElement(const QepFlipGroups *fg, PetscInt 
   return v;
 }
 
-/* Lean Lanczos for the lowest eigenpair (src/lanczos.c). Solve runs the three-term recurrence from
- * start (which may alias x) on H, or on (1 - psi psi^H) H (1 - psi psi^H) when psi (unit) is given,
- * until the lowest Ritz pair's residual estimate is below tol |theta| or maxit steps; the Ritz vector
- * is combined from stored Lanczos vectors while they fit `budget` bytes per rank, else by a second
- * pass. x gets the unit Ritz vector, theta its Rayleigh quotient, residual its true ||H x - theta x||;
- * converged says whether that residual meets the tolerance (else x is only a warm start). */
 /* Operator applications (src/matcount.c): QepMatCountMultiplies(A) makes every MatMult of A add one
  * to QepMatvecCount (idempotent). */
 PETSC_INTERN PetscLogDouble QepMatvecCount;
@@ -125,6 +119,12 @@ PETSC_INTERN PetscErrorCode QepMatCountMultiplies(Mat);
 /* Warm start a x + b y (x or y may be the solver's own state: both are read before init is written). */
 PETSC_INTERN PetscErrorCode QepGroundSolverSetInitialCombination(QepGroundSolver, PetscScalar a, Vec x, PetscScalar b, Vec y);
 
+/* Lean Lanczos for the lowest eigenpair (src/lanczos.c). Solve runs the three-term recurrence from
+ * start (which may alias x) on H, or on (1 - psi psi^H) H (1 - psi psi^H) when psi (unit) is given,
+ * until the lowest Ritz pair's residual estimate is below tol |theta| or maxit steps; the Ritz vector
+ * is combined from stored Lanczos vectors while they fit `budget` bytes per rank, else by a second
+ * pass. x gets the unit Ritz vector, theta its Rayleigh quotient, residual its true ||H x - theta x||;
+ * converged says whether that residual meets the tolerance (else x is only a warm start). */
 typedef struct _n_QepLanczos *QepLanczos;
 PETSC_INTERN PetscErrorCode QepLanczosCreate(QepLanczos *);
 PETSC_INTERN PetscErrorCode QepLanczosDestroy(QepLanczos *);

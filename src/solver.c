@@ -87,7 +87,6 @@ PetscErrorCode QepGroundSolverSetOptionsPrefix(QepGroundSolver s, const char pre
 PetscErrorCode QepGroundSolverSetOperator(QepGroundSolver s, Mat A)
 {
   PetscFunctionBegin;
-  PetscCall(QepMatCountMultiplies(A)); /* the reported matvecs, without PETSc's logging */
   s->A     = A;
   s->valid = PETSC_FALSE;
   PetscCall(EPSSetOperators(s->eps, A, NULL));
@@ -248,24 +247,13 @@ static PetscErrorCode ExcitedStart(QepGroundSolver s, Vec *start)
   PetscReal nw, nc;
 
   PetscFunctionBegin;
-  if (s->ninit < 2) {
-    PetscCall(StartVector(s, 1, s->excited, start));
-    PetscFunctionReturn(0);
-  }
   PetscCall(FillColdStart(s, 1, s->excited));
+  *start = s->excited;
+  if (s->ninit < 2) PetscFunctionReturn(0);
   PetscCall(VecNorm(s->init[1], NORM_2, &nw));
   PetscCall(VecNorm(s->excited, NORM_2, &nc));
   PetscCheck(nw > 0, s->comm, PETSC_ERR_ARG_WRONG, "The excited-state warm start is zero");
   PetscCall(VecAXPBY(s->excited, 1.0 / nw, QEP_EXCITED_MIX / nc, s->init[1]));
-  *start = s->excited;
-  PetscFunctionReturn(0);
-}
-
-/* Operator applications so far (every solver's operator is counted: QepGroundSolverSetOperator). */
-static PetscErrorCode CountMatMults(PetscLogDouble *count)
-{
-  PetscFunctionBegin;
-  *count = QepMatvecCount;
   PetscFunctionReturn(0);
 }
 
@@ -369,13 +357,13 @@ PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
 
   PetscFunctionBegin;
   PetscCheck(s->A, s->comm, PETSC_ERR_ORDER, "Call QepGroundSolverSetOperator before solving");
-  PetscCall(QepMatCountMultiplies(s->A)); /* again: an assembly may have reset MATOP_MULT */
+  PetscCall(QepMatCountMultiplies(s->A)); /* the reported matvecs, without PETSc's logging; at every solve, as an assembly may have reset MATOP_MULT */
   s->valid = PETSC_FALSE;
   if (!s->state) PetscCall(MatCreateVecs(s->A, &s->state, NULL));
   s->stats.iterations = 0;
   s->stats.gap        = -1;
   PetscCall(PetscLogEventBegin(QEP_GroundSolve, 0, 0, 0, 0));
-  PetscCall(CountMatMults(&mv0));
+  mv0 = QepMatvecCount;
   PetscCall(PetscTime(&t0));
   if (s->method == QEP_EIGENSOLVER_LANCZOS) {
     PetscCall(SolveLanczos(s, &ok));
@@ -386,7 +374,7 @@ PetscErrorCode QepGroundSolverSolve(QepGroundSolver s)
   }
   if (!ok) PetscCall(SolveEPS(s, s->method == QEP_EIGENSOLVER_LANCZOS ? PETSC_TRUE : PETSC_FALSE));
   PetscCall(PetscTime(&t1));
-  PetscCall(CountMatMults(&mv1));
+  mv1 = QepMatvecCount;
   PetscCall(PetscLogEventEnd(QEP_GroundSolve, 0, 0, 0, 0));
   s->stats.matvecs = (PetscInt)(mv1 - mv0);
   s->stats.time    = t1 - t0;

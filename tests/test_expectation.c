@@ -13,6 +13,7 @@
  * -qep_expectation_vector / -qep_expectation_tile_bits to run the scalar kernels and small tiles. */
 #include <qep/qep.h>
 #include <slepcsys.h>
+#include "reference.h"
 #include "check.h"
 
 #define SEED          20260311 /* the states' and random strings' fixed seed */
@@ -23,27 +24,6 @@
 static PetscBool skew = PETSC_FALSE;
 
 /* ---------------------------------------------------------------- states ---------------------- */
-
-/* 2^n rows with PETSc's layout, or with -skew local sizes proportional to (rank+1)^2 (rank 1 empty
- * from 3 ranks on), so blocks are unaligned and some ranks own no row. */
-static PetscErrorCode CreateState(PetscInt n, Vec *v)
-{
-  PetscMPIInt rank, size;
-  PetscInt    N = (PetscInt)1 << n, local = PETSC_DECIDE;
-
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
-  if (skew) {
-    double w[64], wsum = 0, before = 0;
-    PetscCheck(size <= 64, PETSC_COMM_WORLD, PETSC_ERR_SUP, "-skew supports at most 64 ranks");
-    for (int r = 0; r < size; r++) w[r] = (size >= 3 && r == 1) ? 0 : (double)(r + 1) * (r + 1), wsum += w[r];
-    for (int r = 0; r < rank; r++) before += w[r];
-    local = (rank == size - 1 ? N : (PetscInt)(N * ((before + w[rank]) / wsum))) - (PetscInt)(N * (before / wsum));
-  }
-  PetscCall(VecCreateMPI(PETSC_COMM_WORLD, local, N, v));
-  PetscFunctionReturn(0);
-}
 
 /* psi_r with parts uniform in [-1, 1) drawn from the global row r (stream picks the state). */
 static PetscErrorCode FillRandom(Vec v, PetscInt stream)
@@ -64,27 +44,6 @@ static PetscErrorCode FillRandom(Vec v, PetscInt stream)
   PetscFunctionReturn(0);
 }
 
-/* The whole vector on every rank (caller PetscFree's). */
-static PetscErrorCode GatherAll(Vec v, PetscScalar **full)
-{
-  VecScatter         sc;
-  Vec                all;
-  const PetscScalar *a;
-  PetscInt           N;
-
-  PetscFunctionBegin;
-  PetscCall(VecGetSize(v, &N));
-  PetscCall(VecScatterCreateToAll(v, &sc, &all));
-  PetscCall(VecScatterBegin(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecScatterEnd(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(PetscMalloc1(N, full));
-  PetscCall(VecGetArrayRead(all, &a));
-  PetscCall(PetscArraycpy(*full, a, N));
-  PetscCall(VecRestoreArrayRead(all, &a));
-  PetscCall(VecScatterDestroy(&sc));
-  PetscCall(VecDestroy(&all));
-  PetscFunctionReturn(0);
-}
 
 /* ---------------------------------------------------------------- reference ---------------------- */
 
@@ -249,12 +208,12 @@ static PetscErrorCode CheckQubits(PetscInt n)
   PetscFunctionBegin;
   PetscCall(QepPauliSumInit(&sum));
   PetscCall(BuildStrings((int)n, &sum));
-  PetscCall(CreateState(n, &psi));
+  PetscCall(RefCreateState(n, skew, &psi));
   PetscCall(VecDuplicate(psi, &phi));
   PetscCall(FillRandom(psi, 0));
   PetscCall(FillRandom(phi, 1));
-  PetscCall(GatherAll(psi, &psiall));
-  PetscCall(GatherAll(phi, &phiall));
+  PetscCall(RefGatherAll(psi, &psiall));
+  PetscCall(RefGatherAll(phi, &phiall));
   for (PetscInt s = 0; s < N; s++) norm2 += PetscRealPart(PetscConj(psiall[s]) * psiall[s]);
   PetscCall(PetscMalloc2(sum.n, &got, sum.n, &tr));
   PetscCall(QepExpectationCreate(psi, sum.n, sum.strings, &plan));

@@ -39,6 +39,19 @@ static PetscErrorCode CheckMethod(QepGroundSolver solver)
   PetscFunctionReturn(0);
 }
 
+/* The operator of sum_t coeffs[t] strings[t], of the type the options ask for; A is borrowed from op. */
+static PetscErrorCode CreateOperator(PetscInt n, const QepPauliSum *H, QepOperator *op, Mat *A)
+{
+  PetscFunctionBegin;
+  PetscCall(QepOperatorCreate(PETSC_COMM_WORLD, op));
+  PetscCall(QepOperatorSetStrings(*op, n, H->n, H->strings));
+  PetscCall(QepOperatorSetFromOptions(*op));
+  PetscCall(QepOperatorSetUp(*op));
+  PetscCall(QepOperatorSetCoefficients(*op, H->coeffs));
+  PetscCall(QepOperatorGetMat(*op, A));
+  PetscFunctionReturn(0);
+}
+
 /* Solves sum_t coeffs[t] strings[t] with the operator type from the options; returns stats and a copy
  * of the state gathered on every rank (length 2^n, caller frees). */
 static PetscErrorCode SolvePauliSum(PetscInt n, const QepPauliSum *H, PetscBool gap, QepSolveStats *st, PetscScalar **gathered, PetscReal *obs)
@@ -47,16 +60,10 @@ static PetscErrorCode SolvePauliSum(PetscInt n, const QepPauliSum *H, PetscBool 
   QepGroundSolver solver;
   QepExpectation  plan;
   Mat             A;
-  Vec             psi, all;
-  VecScatter      sc;
+  Vec             psi;
 
   PetscFunctionBegin;
-  PetscCall(QepOperatorCreate(PETSC_COMM_WORLD, &op));
-  PetscCall(QepOperatorSetStrings(op, n, H->n, H->strings));
-  PetscCall(QepOperatorSetFromOptions(op));
-  PetscCall(QepOperatorSetUp(op));
-  PetscCall(QepOperatorSetCoefficients(op, H->coeffs));
-  PetscCall(QepOperatorGetMat(op, &A));
+  PetscCall(CreateOperator(n, H, &op, &A));
   PetscCall(QepGroundSolverCreate(PETSC_COMM_WORLD, &solver));
   PetscCall(QepGroundSolverSetOperator(solver, A));
   PetscCall(QepGroundSolverSetComputeGap(solver, gap));
@@ -70,18 +77,7 @@ static PetscErrorCode SolvePauliSum(PetscInt n, const QepPauliSum *H, PetscBool 
     PetscCall(QepExpectationCompute(plan, psi, obs));
     PetscCall(QepExpectationDestroy(&plan));
   }
-  if (gathered) {
-    const PetscScalar *a;
-    PetscCall(VecScatterCreateToAll(psi, &sc, &all));
-    PetscCall(VecScatterBegin(sc, psi, all, INSERT_VALUES, SCATTER_FORWARD));
-    PetscCall(VecScatterEnd(sc, psi, all, INSERT_VALUES, SCATTER_FORWARD));
-    PetscCall(PetscMalloc1((PetscInt)1 << n, gathered));
-    PetscCall(VecGetArrayRead(all, &a));
-    PetscCall(PetscArraycpy(*gathered, a, (PetscInt)1 << n));
-    PetscCall(VecRestoreArrayRead(all, &a));
-    PetscCall(VecScatterDestroy(&sc));
-    PetscCall(VecDestroy(&all));
-  }
+  if (gathered) PetscCall(RefGatherAll(psi, gathered));
   PetscCall(QepGroundSolverDestroy(&solver));
   PetscCall(QepOperatorDestroy(&op));
   PetscFunctionReturn(0);
@@ -156,21 +152,6 @@ static PetscErrorCode CheckAgainstDense(PetscInt n, const QepPauliSum *H, const 
   PetscFunctionReturn(0);
 }
 
-/* Distributed copy of the global array a (length 2^n) laid out like A's vectors. */
-static PetscErrorCode VecFromGlobal(Mat A, const PetscScalar a[], Vec *v)
-{
-  PetscInt     lo, hi;
-  PetscScalar *x;
-
-  PetscFunctionBegin;
-  PetscCall(MatCreateVecs(A, v, NULL));
-  PetscCall(VecGetOwnershipRange(*v, &lo, &hi));
-  PetscCall(VecGetArrayWrite(*v, &x));
-  for (PetscInt i = lo; i < hi; i++) x[i - lo] = a[i];
-  PetscCall(VecRestoreArrayWrite(*v, &x));
-  PetscFunctionReturn(0);
-}
-
 /* A warm gap solve whose excited start is the wrong level: the exact second excited state u2 (as if
  * E1 and E2 had crossed since the start was saved). The solver must still report E1 - E0, the
  * Lanczos method because it mixes some of the cold start into a warm excited start. */
@@ -191,14 +172,10 @@ static PetscErrorCode CheckWarmExcitedStart(PetscInt n, const QepPauliSum *H, co
   PetscCall(PetscMalloc2(N, &E, (size_t)N * N, &U));
   PetscCall(RefDenseEigen(N, D, E, U));
   PetscCheck(E[1] - E[0] > 1e-4 && E[2] - E[1] > 1e-4, PETSC_COMM_WORLD, PETSC_ERR_PLIB, "%s: levels too close for the warm-start check", label);
-  PetscCall(QepOperatorCreate(PETSC_COMM_WORLD, &op));
-  PetscCall(QepOperatorSetStrings(op, n, H->n, H->strings));
-  PetscCall(QepOperatorSetFromOptions(op));
-  PetscCall(QepOperatorSetUp(op));
-  PetscCall(QepOperatorSetCoefficients(op, H->coeffs));
-  PetscCall(QepOperatorGetMat(op, &A));
-  PetscCall(VecFromGlobal(A, U, &start[0]));     /* u0 */
-  PetscCall(VecFromGlobal(A, U + 2 * N, &start[1])); /* u2, not u1 */
+  PetscCall(CreateOperator(n, H, &op, &A));
+  PetscCall(MatCreateVecs(A, &start[0], &start[1]));
+  PetscCall(RefVecSetGlobal(start[0], U));         /* u0 */
+  PetscCall(RefVecSetGlobal(start[1], U + 2 * N)); /* u2, not u1 */
   PetscCall(QepGroundSolverCreate(PETSC_COMM_WORLD, &solver));
   PetscCall(QepGroundSolverSetOperator(solver, A));
   PetscCall(QepGroundSolverSetComputeGap(solver, PETSC_TRUE));

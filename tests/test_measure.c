@@ -36,32 +36,6 @@
 static PetscBool skew = PETSC_FALSE;
 
 /* ---------------------------------------------------------------- helpers ---------------------- */
-/* A vector of 2^n entries with PETSc's default layout, or with -skew local sizes proportional to
- * (rank+1)^2 (rank 1 empty when there are 3 or more ranks). */
-static PetscErrorCode CreateState(PetscInt n, Vec *v)
-{
-  PetscMPIInt rank, size;
-  PetscInt    N = (PetscInt)1 << n, local = PETSC_DECIDE;
-
-  PetscFunctionBegin;
-  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
-  if (skew) {
-    double wsum = 0, before = 0;
-    for (int r = 0; r < size; r++) wsum += (size >= 3 && r == 1) ? 0 : (double)(r + 1) * (r + 1);
-    for (int r = 0; r < rank; r++) before += (size >= 3 && r == 1) ? 0 : (double)(r + 1) * (r + 1);
-    {
-      const PetscInt start = (PetscInt)(N * (before / wsum));
-      const PetscInt end   = rank == size - 1 ? N : (PetscInt)(N * ((before + ((size >= 3 && rank == 1) ? 0 : (double)(rank + 1) * (rank + 1))) / wsum));
-      local                = end - start;
-    }
-  }
-  PetscCall(VecCreate(PETSC_COMM_WORLD, v));
-  PetscCall(VecSetSizes(*v, local, N));
-  PetscCall(VecSetFromOptions(*v));
-  PetscFunctionReturn(0);
-}
-
 /* v(s) = u(seed, 0, s) - 0.5 (+ i (u(seed, 1, s) - 0.5) in the complex build), by global index. */
 static PetscErrorCode FillRandom(Vec v, PetscInt64 seed)
 {
@@ -81,27 +55,6 @@ static PetscErrorCode FillRandom(Vec v, PetscInt64 seed)
   PetscFunctionReturn(0);
 }
 
-/* A copy of v on every rank (caller PetscFree's). */
-static PetscErrorCode GatherAll(Vec v, PetscScalar **all)
-{
-  VecScatter         sc;
-  Vec                seq;
-  const PetscScalar *a;
-  PetscInt           N;
-
-  PetscFunctionBegin;
-  PetscCall(VecGetSize(v, &N));
-  PetscCall(VecScatterCreateToAll(v, &sc, &seq));
-  PetscCall(VecScatterBegin(sc, v, seq, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(VecScatterEnd(sc, v, seq, INSERT_VALUES, SCATTER_FORWARD));
-  PetscCall(PetscMalloc1(N, all));
-  PetscCall(VecGetArrayRead(seq, &a));
-  PetscCall(PetscArraycpy(*all, a, N));
-  PetscCall(VecRestoreArrayRead(seq, &a));
-  PetscCall(VecScatterDestroy(&sc));
-  PetscCall(VecDestroy(&seq));
-  PetscFunctionReturn(0);
-}
 
 /* Every rank's shots concatenated in rank order, on every rank (caller PetscFree's). Also checks that
  * each rank's shots are ascending and inside the ownership range of layout. */
@@ -166,7 +119,7 @@ static PetscErrorCode ChiSquare(const char *label, Vec prob, PetscInt64 nshots, 
 
   PetscFunctionBegin;
   PetscCall(VecGetSize(prob, &N));
-  PetscCall(GatherAll(prob, &p));
+  PetscCall(RefGatherAll(prob, &p));
   PetscCall(QepSampleDistribution(prob, nshots, SEED, stream, &nlocal, &shots));
   PetscCall(GatherShots(prob, nlocal, shots, &ntotal, &all));
   CHECK(ntotal == nshots, "%s: %" PetscInt64_FMT " shots in total, asked for %" PetscInt64_FMT, label, ntotal, nshots);
@@ -204,7 +157,7 @@ static PetscErrorCode RandomProbabilities(PetscInt n, PetscInt64 seed, double ze
   PetscInt     rstart, rend;
 
   PetscFunctionBegin;
-  PetscCall(CreateState(n, prob));
+  PetscCall(RefCreateState(n, skew, prob));
   PetscCall(FillRandom(*prob, seed));
   PetscCall(VecGetOwnershipRange(*prob, &rstart, &rend));
   PetscCall(VecGetArray(*prob, &a));
@@ -231,7 +184,7 @@ static PetscErrorCode TestChiSquare(void)
   PetscCall(VecDestroy(&prob));
   { /* p = (1, 0, 0, 3)/4 on 2 qubits (unnormalised input) */
     PetscInt64 nlocal, *shots;
-    PetscCall(CreateState(2, &prob));
+    PetscCall(RefCreateState(2, skew, &prob));
     PetscCall(VecSetValue(prob, 0, 1.0, INSERT_VALUES));
     PetscCall(VecSetValue(prob, 3, 3.0, INSERT_VALUES));
     PetscCall(VecAssemblyBegin(prob));
@@ -292,7 +245,7 @@ static PetscErrorCode CheckRotation(PetscInt n, Vec psi, const PetscScalar all[]
   PetscCall(VecDuplicate(psi, &prob));
   if (in_place) PetscCall(VecCopy(psi, prob));
   PetscCall(QepRotatedProbabilities(in_place ? prob : psi, basis, prob));
-  PetscCall(GatherAll(prob, &got));
+  PetscCall(RefGatherAll(prob, &got));
   for (PetscInt s = 0; s < N; s++) {
     *worst = PetscMax(*worst, PetscAbsReal(PetscRealPart(got[s]) - ref[s]));
     *pmax  = PetscMax(*pmax, ref[s]);
@@ -315,9 +268,9 @@ static PetscErrorCode TestRotation(void)
     PetscScalar *all;
     PetscReal    worst = 0, pmax = 0;
     PetscInt     nb    = n == 5 ? 1024 : 4;
-    PetscCall(CreateState(n, &psi));
+    PetscCall(RefCreateState(n, skew, &psi));
     PetscCall(FillRandom(psi, SEED + n));
-    PetscCall(GatherAll(psi, &all));
+    PetscCall(RefGatherAll(psi, &all));
     for (PetscInt b = 0; b < nb; b++) {
       QepPauli basis = {0, 0};
       if (n == 5)
@@ -342,7 +295,7 @@ static PetscErrorCode ExpectAllShots(const char *label, PetscInt n, const PetscS
   PetscInt   rstart, rend;
 
   PetscFunctionBegin;
-  PetscCall(CreateState(n, &psi));
+  PetscCall(RefCreateState(n, skew, &psi));
   PetscCall(VecGetOwnershipRange(psi, &rstart, &rend));
   for (PetscInt s = rstart; s < rend; s++) PetscCall(VecSetValue(psi, s, amp[s], INSERT_VALUES));
   PetscCall(VecAssemblyBegin(psi));
@@ -409,7 +362,7 @@ static PetscErrorCode TestSign(void)
       Vec             psi;
       PetscReal       mean[3], err[3], exact[3], want[3] = {-sgn, sgn, 1};
       PetscInt        rstart, rend;
-      PetscCall(CreateState(2, &psi));
+      PetscCall(RefCreateState(2, skew, &psi));
       PetscCall(VecGetOwnershipRange(psi, &rstart, &rend));
       if (rstart <= 0 && 0 < rend) PetscCall(VecSetValue(psi, 0, r, INSERT_VALUES));
       if (rstart <= 3 && 3 < rend) PetscCall(VecSetValue(psi, 3, sgn * r, INSERT_VALUES));
@@ -635,9 +588,9 @@ static PetscErrorCode TestYBasis(void)
   for (int k = 0; k < 6; k++) s[ns++] = ParsePauli(real_strings[k]);
   if (QepIsComplexBuild())
     for (int k = 0; k < 4; k++) s[ns++] = ParsePauli(complex_strings[k]);
-  PetscCall(CreateState(n, &psi));
+  PetscCall(RefCreateState(n, skew, &psi));
   PetscCall(FillRandom(psi, SEED + 5));
-  PetscCall(GatherAll(psi, &all));
+  PetscCall(RefGatherAll(psi, &all));
   PetscCall(EstimateStrings(n, psi, ns, s, N, 200, mean, err, exact));
   for (PetscInt t = 0; t < ns; t++) {
     const PetscReal one = 1, sigma = PetscSqrtReal(PetscMax(0, 1 - exact[t] * exact[t]) / N);
@@ -697,7 +650,7 @@ static PetscErrorCode Dump(const char *path)
 
   PetscFunctionBegin;
   PetscCall(PetscFOpen(PETSC_COMM_WORLD, path, "w", &fp));
-  PetscCall(CreateState(n, &prob));
+  PetscCall(RefCreateState(n, skew, &prob));
   /* p(s) ∝ (s+1)^3: most of the mass on the last ranks, so the two locating strategies both run */
   PetscCall(VecGetOwnershipRange(prob, &rstart, &rend));
   for (PetscInt s = rstart; s < rend; s++) PetscCall(VecSetValue(prob, s, (PetscReal)(s + 1) * (s + 1) * (s + 1), INSERT_VALUES));
@@ -705,12 +658,12 @@ static PetscErrorCode Dump(const char *path)
   PetscCall(VecAssemblyEnd(prob));
   PetscCall(DumpShots(fp, "cubic", prob, 900, 1));
   PetscCall(DumpShots(fp, "cubic-many", prob, 20000, 2));
-  PetscCall(CreateState(n, &psi));
+  PetscCall(RefCreateState(n, skew, &psi));
   PetscCall(FillRandom(psi, SEED));
   PetscCall(PetscMalloc1(N, &re));
   for (int b = 0; b < 2; b++) {
     PetscCall(QepRotatedProbabilities(psi, ParsePauli(bases[b]), prob));
-    PetscCall(GatherAll(prob, &all));
+    PetscCall(RefGatherAll(prob, &all));
     for (PetscInt s = 0; s < N; s++) re[s] = PetscRealPart(all[s]);
     PetscCall(DumpHex(fp, bases[b], N, re));
     PetscCall(DumpShots(fp, bases[b], prob, 3000, 3 + b));
@@ -747,7 +700,7 @@ static PetscErrorCode RunBad(const char *what)
   QepPauli       p = ParsePauli("Z0 X6");
 
   PetscFunctionBegin;
-  PetscCall(CreateState(6, &prob));
+  PetscCall(RefCreateState(6, skew, &prob));
   PetscCall(VecSet(prob, 1.0));
   PetscCall(PetscStrcmp(what, "nshots", &match));
   if (match) PetscCall(QepSampleDistribution(prob, -1, SEED, 0, &nlocal, &shots));

@@ -436,10 +436,23 @@ PetscErrorCode QepGradientFreeSolve(QepGradient g, Vec warm, Vec warm_excited, P
   PetscFunctionReturn(0);
 }
 
+/* Whether an example's entry also keeps its excited state (the warm start of its next gap solve).
+ * Only Lanczos gap solves gain from it: a warm Krylov-Schur solve restarts from the ground state. */
+static PetscErrorCode CachesExcited(QepGradient g, PetscBool *flg)
+{
+  QepEigensolverType method;
+
+  PetscFunctionBegin;
+  PetscCall(QepGroundSolverGetEigensolver(g->free, &method));
+  *flg = g->gap_wanted && method == QEP_EIGENSOLVER_LANCZOS ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
 /* The example's warm-start entry, created (within the memory budget) when absent; NULL if none. */
 static PetscErrorCode CacheEntry(QepGradient g, PetscInt example, QepWarmEntry **entry)
 {
-  PetscInt N;
+  PetscInt  N;
+  PetscBool excited = PETSC_FALSE;
 
   PetscFunctionBegin;
   *entry = NULL;
@@ -450,13 +463,8 @@ static PetscErrorCode CacheEntry(QepGradient g, PetscInt example, QepWarmEntry *
       PetscFunctionReturn(0);
     }
   PetscCall(VecGetSize(g->psi0, &N));
-  {
-    QepEigensolverType method;
-    PetscInt           states; /* psi, and the excited state of Lanczos gap solves (KeepExcitedState) */
-    PetscCall(QepGroundSolverGetEigensolver(g->free, &method));
-    states = g->gap_wanted && method == QEP_EIGENSOLVER_LANCZOS ? 2 : 1;
-    if ((g->ncache + 1) * states * (PetscReal)N * sizeof(PetscScalar) > g->warm_cache_mb * 1048576.0) PetscFunctionReturn(0);
-  }
+  PetscCall(CachesExcited(g, &excited));
+  if ((g->ncache + 1) * (excited ? 2 : 1) * (PetscReal)N * sizeof(PetscScalar) > g->warm_cache_mb * 1048576.0) PetscFunctionReturn(0);
   if (g->ncache == g->acache) {
     g->acache = g->acache ? 2 * g->acache : 16;
     PetscCall(PetscRealloc(sizeof(QepWarmEntry) * (size_t)g->acache, &g->cache));
@@ -501,16 +509,15 @@ static PetscErrorCode MeasureFree(QepGradient g)
   PetscFunctionReturn(0);
 }
 
-/* After a gap solve: the excited state warm-starts the example's next one. Only Lanczos gains from
- * it (a warm Krylov-Schur solve restarts from the ground state alone), so only then is it kept. */
+/* After a gap solve: the excited state warm-starts the example's next one (CachesExcited). */
 static PetscErrorCode KeepExcitedState(QepGradient g, QepWarmEntry *e)
 {
-  QepEigensolverType method;
-  Vec                excited;
+  PetscBool keep = PETSC_FALSE;
+  Vec       excited;
 
   PetscFunctionBegin;
-  PetscCall(QepGroundSolverGetEigensolver(g->free, &method));
-  if (method != QEP_EIGENSOLVER_LANCZOS) PetscFunctionReturn(0);
+  PetscCall(CachesExcited(g, &keep));
+  if (!keep) PetscFunctionReturn(0);
   PetscCall(QepGroundSolverGetExcitedState(g->free, &excited));
   if (!e->excited) PetscCall(VecDuplicate(excited, &e->excited));
   PetscCall(VecCopy(excited, e->excited));

@@ -22,6 +22,7 @@
  *   scalar  one row at a time in PetscScalar arithmetic (the complex build, and a cross-check).
  * Invariant: both produce y exactly as the formula in shell_impl.h; neither allocates nor fails. */
 #include "shell_impl.h"
+#include "qepsimd.h"
 
 static inline int Parity(uint64_t v) { return __builtin_popcountll(v) & 1; }
 
@@ -105,30 +106,11 @@ static void ApplyTileScalar(const QepOperator_Shell *sh, const ShellPass *pass, 
 }
 
 /* ------------------------------------------------------------------ vector kernel ---------- */
-#if !defined(PETSC_USE_COMPLEX) && defined(PETSC_USE_REAL_DOUBLE) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(QEP_HAVE_V8) && !defined(PETSC_USE_COMPLEX)
   #define SHELL_HAVE_VECTOR_KERNEL 1
-  #define SHELL_INLINE             static inline __attribute__((always_inline))
   #define SHELL_PREFETCH_LOCALITY  2 /* prefetcht1: towards L2, the staging copy reads it from there */
-  #define SHELL_CLONES             __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
-  /* every helper taking or returning a vector is static and always inlined: no ABI is crossed
-   * (GCC reports -Wpsabi at the end of the file, so the pragma stays in force to the end) */
-  #pragma GCC diagnostic ignored "-Wpsabi"
-
-typedef double    v8d __attribute__((vector_size(64)));
-typedef double    v8du __attribute__((vector_size(64), aligned(8))); /* PETSc arrays are only 16-byte aligned */
-typedef long long v8i __attribute__((vector_size(64)));
-
-/* kLaneSign[m][lane] = (-1)^popcount(lane & m) */
-static const double kLaneSign[SHELL_LANES][SHELL_LANES] = {
-  {1, 1, 1, 1, 1, 1, 1, 1},     {1, -1, 1, -1, 1, -1, 1, -1}, {1, 1, -1, -1, 1, 1, -1, -1}, {1, -1, -1, 1, 1, -1, -1, 1},
-  {1, 1, 1, 1, -1, -1, -1, -1}, {1, -1, 1, -1, -1, 1, -1, 1}, {1, 1, -1, -1, -1, -1, 1, 1}, {1, -1, -1, 1, -1, 1, 1, -1},
-};
-
-SHELL_INLINE v8d Load8(const double *p) { return *(const v8du *)p; }
-SHELL_INLINE v8d LoadAligned8(const double *p) { return *(const v8d *)p; } /* staged tiles, ftab, tlo, stored */
-SHELL_INLINE void Store8(double *p, v8d v) { *(v8du *)p = v; }
-  #define PERMUTE8(v, m) __builtin_shuffle((v), (v8i){0 ^ (m), 1 ^ (m), 2 ^ (m), 3 ^ (m), 4 ^ (m), 5 ^ (m), 6 ^ (m), 7 ^ (m)})
+QEP_V8_INLINE v8d LoadAligned8(const double *p) { return *(const v8d *)p; } /* staged tiles, ftab, tlo, stored */
 
 /* The straddling diagonal patterns' part of d(l) for the SHELL_STEP rows from r0 (pattern by pattern:
  * the rare case of more straddles than a lane table holds), written to out. Not inlined: its loop
@@ -140,14 +122,14 @@ static void __attribute__((noinline)) StraddleSums(const ShellDiagonal *d, uint6
     for (PetscInt p = 0; p < d->nstraddle; p++) {
       uint64_t z = d->dpat[p].z;
       double   a = Parity((r0 + k * SHELL_LANES) & z) ? -d->dcoef[p] : d->dcoef[p];
-      f += a * Load8(kLaneSign[z & (SHELL_LANES - 1)]);
+      f += a * Load8(kLaneSign8[z & (SHELL_LANES - 1)]);
     }
     Store8(out + k * SHELL_LANES, f);
   }
 }
 
 /* Sign word of a group for the step starting at row r0: bit j = parity(r0 & z_j). */
-SHELL_INLINE unsigned StepSigns(const ShellGroup *g, uint64_t r0)
+QEP_V8_INLINE unsigned StepSigns(const ShellGroup *g, uint64_t r0)
 {
   unsigned s = 0;
   for (int j = 0; j < g->nhigh; j++) s |= (unsigned)Parity(r0 & g->zstep[j]) << j;
@@ -165,7 +147,7 @@ static StepStart GetStepStart(const ShellDiagonal *d, PetscBool first)
 }
 
 /* d(l) for the SHELL_UNROLL blocks of the step at row r0 (how: see StepStart; not STEP_ADD). */
-SHELL_INLINE void DiagonalStep(const ShellDiagonal *d, const double *ftab, uint64_t r0, StepStart how, v8d dg[SHELL_UNROLL])
+QEP_V8_INLINE void DiagonalStep(const ShellDiagonal *d, const double *ftab, uint64_t r0, StepStart how, v8d dg[SHELL_UNROLL])
 {
   const uint64_t lomask = (((uint64_t)1) << d->h) - 1;
   if (how == STEP_DIRECT) {
@@ -232,7 +214,7 @@ SHELL_INLINE void DiagonalStep(const ShellDiagonal *d, const double *ftab, uint6
       const v8d f = LoadAligned8(ftab + gr[j++].fofs); \
       for (unsigned k = 0; k < SHELL_UNROLL; k++) acc[k] += f * PERMUTE8(blk[k ^ (m3)], m); \
     }
-SHELL_INLINE void FusedStep(const int mask, const ShellGroup *gr, const double *ftab, v8d acc[SHELL_UNROLL], const v8d blk[SHELL_UNROLL])
+QEP_V8_INLINE void FusedStep(const int mask, const ShellGroup *gr, const double *ftab, v8d acc[SHELL_UNROLL], const v8d blk[SHELL_UNROLL])
 {
   int j = 0;
   FUSED_BIT(0, 1, 0)
@@ -246,7 +228,7 @@ SHELL_INLINE void FusedStep(const int mask, const ShellGroup *gr, const double *
 
 /* One step of one layer: its fused groups and in-step segments on blk (this step's blocks of src),
  * then its far segments. */
-SHELL_INLINE void LayerStep(const QepOperator_Shell *sh, const ShellLayer *layer, const double *src, uint64_t v0, uint64_t r0, v8d acc[SHELL_UNROLL], const v8d blk[SHELL_UNROLL])
+QEP_V8_INLINE void LayerStep(const QepOperator_Shell *sh, const ShellLayer *layer, const double *src, uint64_t v0, uint64_t r0, v8d acc[SHELL_UNROLL], const v8d blk[SHELL_UNROLL])
 {
   const ShellGroup *groups = sh->groups;
   const double     *ftab   = sh->ftab;
@@ -290,7 +272,7 @@ SHELL_INLINE void LayerStep(const QepOperator_Shell *sh, const ShellLayer *layer
  * own ones for D v; a layer of another source with in-step flips loads its own). ahead (or NULL) is
  * the same chunk of the next tile: each step asks for its lines to be brought towards L2, so the
  * next staging copy overlaps this tile's arithmetic instead of waiting for DRAM. */
-SHELL_INLINE void ChunkVector(const QepOperator_Shell *sh, const ShellPass *pass, double *const staged[], uint64_t vstart, double *y, StepStart how, uint64_t start, uint64_t len, const double *ahead)
+QEP_V8_INLINE void ChunkVector(const QepOperator_Shell *sh, const ShellPass *pass, double *const staged[], uint64_t vstart, double *y, StepStart how, uint64_t start, uint64_t len, const double *ahead)
 {
   for (uint64_t r0 = start, v0 = vstart; r0 < start + len; r0 += SHELL_STEP, v0 += SHELL_STEP) {
     v8d      acc[SHELL_UNROLL], blk[SHELL_UNROLL];
@@ -320,7 +302,7 @@ SHELL_INLINE void ChunkVector(const QepOperator_Shell *sh, const ShellPass *pass
   }
 }
 
-SHELL_CLONES static void ApplyTileVector(const QepOperator_Shell *sh, const ShellPass *pass, uint64_t t, double *const staged[], double *y, PetscBool first, const double *next)
+QEP_CLONES static void ApplyTileVector(const QepOperator_Shell *sh, const ShellPass *pass, uint64_t t, double *const staged[], double *y, PetscBool first, const double *next)
 {
   PassShape       s    = GetPassShape(sh, pass);
   uint64_t        base = DepositBits(t, s.nontile), nextbase = t + 1 < s.ntiles ? DepositBits(t + 1, s.nontile) : 0;

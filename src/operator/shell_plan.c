@@ -5,6 +5,7 @@
  * flip mask; the plan depends only on the strings and the layout, never on the coefficients or the
  * rank, so every rank builds the same passes and partners swap matching tiles. */
 #include "shell_impl.h"
+#include "qepsimd.h"
 
 #define SHELL_MAX_STRADDLE  8  /* straddling diagonal patterns cost ~1/8 op per row each; beyond this a stored d(l) (8 B/row) is cheaper */
 #define SHELL_TLO_MAX_BITS  10 /* tlo is read for every block: keep it (8 KiB) in L1 */
@@ -363,11 +364,10 @@ PetscErrorCode ShellPlanDestroy(QepOperator_Shell *sh)
   PetscFunctionReturn(0);
 }
 
-/* In-place Walsh-Hadamard transform, plain loops. */
-static void WalshHadamardScalar(PetscReal t[], int bits)
+/* Levels half = first, 2 first, ... of the in-place Walsh-Hadamard transform of t[0 .. n). */
+static inline __attribute__((always_inline)) void WalshHadamardLevels(PetscReal t[], size_t n, size_t first)
 {
-  const size_t n = (size_t)1 << bits;
-  for (size_t half = 1; half < n; half <<= 1)
+  for (size_t half = first; half < n; half <<= 1)
     for (size_t i = 0; i < n; i += 2 * half)
       for (size_t j = i; j < i + half; j++) {
         PetscReal a = t[j], b = t[j + half];
@@ -376,50 +376,38 @@ static void WalshHadamardScalar(PetscReal t[], int bits)
       }
 }
 
-#if defined(PETSC_USE_REAL_DOUBLE) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-  #pragma GCC diagnostic ignored "-Wpsabi" /* the vectors below never cross a call */
-typedef double    wht_v8d __attribute__((vector_size(64), aligned(8))); /* tables are only 16-byte aligned */
-typedef long long wht_v8i __attribute__((vector_size(64)));
-
-/* The same transform on whole 8-entry vectors: the three lowest levels inside each vector
- * (a lane swap then y + s x, with s = -1 on the lanes that take a - b), the others between
- * vectors. Coefficient refreshes run it every phase of every example, at n = 10 over 1024 entries:
- * as plain loops it cost a fifth of a 10-qubit training step's products. Same sums, same order. */
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static void WalshHadamardVector(double t[], int bits)
+#if defined(QEP_HAVE_V8)
+/* The three lowest levels inside each 8-entry vector (a lane swap, then y + s x with s = -1 on the
+ * lanes that take a - b: the same sums as the plain loop), the rest as contiguous loops the clones
+ * vectorise. Coefficient refreshes run it every phase of every example, at n = 10 over 1024
+ * entries: as plain loops it cost a fifth of a 10-qubit training step's products. */
+QEP_CLONES static void WalshHadamardVector(double t[], int bits)
 {
-  const size_t   nv  = (size_t)1 << (bits - 3);
-  wht_v8d       *v   = (wht_v8d *)t;
-  const wht_v8i  p1  = {1, 0, 3, 2, 5, 4, 7, 6}, p2 = {2, 3, 0, 1, 6, 7, 4, 5}, p4 = {4, 5, 6, 7, 0, 1, 2, 3};
-  const wht_v8d  s1  = {1, -1, 1, -1, 1, -1, 1, -1}, s2 = {1, 1, -1, -1, 1, 1, -1, -1}, s4 = {1, 1, 1, 1, -1, -1, -1, -1};
+  const size_t  n  = (size_t)1 << bits;
+  const v8d     s1 = {1, -1, 1, -1, 1, -1, 1, -1}, s2 = {1, 1, -1, -1, 1, 1, -1, -1}, s4 = {1, 1, 1, 1, -1, -1, -1, -1};
 
-  for (size_t i = 0; i < nv; i++) {
-    wht_v8d x = v[i];
-    x         = __builtin_shuffle(x, p1) + s1 * x;
-    x         = __builtin_shuffle(x, p2) + s2 * x;
-    x         = __builtin_shuffle(x, p4) + s4 * x;
-    v[i]      = x;
+  for (size_t i = 0; i < n; i += 8) {
+    v8d x = Load8(t + i);
+    x     = PERMUTE8(x, 1) + s1 * x;
+    x     = PERMUTE8(x, 2) + s2 * x;
+    x     = PERMUTE8(x, 4) + s4 * x;
+    Store8(t + i, x);
   }
-  for (size_t half = 1; half < nv; half <<= 1)
-    for (size_t i = 0; i < nv; i += 2 * half)
-      for (size_t j = i; j < i + half; j++) {
-        wht_v8d a = v[j], b = v[j + half];
-        v[j]        = a + b;
-        v[j + half] = a - b;
-      }
+  WalshHadamardLevels(t, n, 8);
 }
+#endif
 
 /* In-place Walsh-Hadamard transform: t[s] <- sum_z t[z] (-1)^popcount(s & z), 2^bits entries. */
 static void WalshHadamard(PetscReal t[], int bits)
 {
-  if (bits >= 3) WalshHadamardVector(t, bits);
-  else WalshHadamardScalar(t, bits);
-}
-#else
-static void WalshHadamard(PetscReal t[], int bits)
-{
-  WalshHadamardScalar(t, bits);
-}
+#if defined(QEP_HAVE_V8)
+  if (bits >= 3) {
+    WalshHadamardVector(t, bits);
+    return;
+  }
 #endif
+  WalshHadamardLevels(t, (size_t)1 << bits, 1);
+}
 
 /* Diagonal tables from the coefficients: a string's weight goes to the spectrum of the half its z
  * lives in (tlo: z below h, thi: z at or above h), and one transform per table evaluates all. */

@@ -1,7 +1,8 @@
 /* reference.c — dense and free-fermion reference solutions for qep's tests (see reference.h).
  *
  * Owns: explicit Kronecker-product Hamiltonians, dense LAPACK eigen-decompositions, dense
- * expectation values, and the Jordan-Wigner solution of the transverse-field Ising chain.
+ * expectation values, the Jordan-Wigner solution of the transverse-field Ising chain, and moving
+ * distributed vectors to and from whole arrays.
  * Invariant: nothing here reads a Pauli string's x/z masks or applies libqep's bit tricks; a string
  * is seen only through QepPauliGetFactor, letter by letter, and turned into explicit 2x2 matrices.
  * Complex arithmetic is done on separate real and imaginary parts so the real build can check that
@@ -412,5 +413,62 @@ PetscErrorCode RefTFIMPauliSum(PetscInt n, const PetscReal J[], const PetscReal 
     PetscCheck(QepPauliSetFactor(&p, 'X', (int)i) == 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "Could not build X%" PetscInt_FMT, i);
     PetscCall(QepPauliSumAdd(sum, p, -h[i]));
   }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode RefCreateState(PetscInt n, PetscBool skew, Vec *v)
+{
+  PetscMPIInt rank, size;
+  PetscInt    N = (PetscInt)1 << n, local = PETSC_DECIDE;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  if (skew) {
+    double wsum = 0, before = 0, mine = (size >= 3 && rank == 1) ? 0 : (double)(rank + 1) * (rank + 1);
+    for (int r = 0; r < size; r++) {
+      const double w = (size >= 3 && r == 1) ? 0 : (double)(r + 1) * (r + 1);
+      wsum += w;
+      if (r < rank) before += w;
+    }
+    local = (rank == size - 1 ? N : (PetscInt)(N * ((before + mine) / wsum))) - (PetscInt)(N * (before / wsum));
+  }
+  PetscCall(VecCreate(PETSC_COMM_WORLD, v));
+  PetscCall(VecSetSizes(*v, local, N));
+  PetscCall(VecSetFromOptions(*v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode RefGatherAll(Vec v, PetscScalar **all)
+{
+  VecScatter         sc;
+  Vec                seq;
+  const PetscScalar *a;
+  PetscInt           N;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetSize(v, &N));
+  PetscCall(VecScatterCreateToAll(v, &sc, &seq));
+  PetscCall(VecScatterBegin(sc, v, seq, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(sc, v, seq, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(PetscMalloc1(N, all));
+  PetscCall(VecGetArrayRead(seq, &a));
+  PetscCall(PetscArraycpy(*all, a, N));
+  PetscCall(VecRestoreArrayRead(seq, &a));
+  PetscCall(VecScatterDestroy(&sc));
+  PetscCall(VecDestroy(&seq));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode RefVecSetGlobal(Vec v, const PetscScalar a[])
+{
+  PetscInt     lo, hi;
+  PetscScalar *x;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetOwnershipRange(v, &lo, &hi));
+  PetscCall(VecGetArrayWrite(v, &x));
+  for (PetscInt i = lo; i < hi; i++) x[i - lo] = a[i];
+  PetscCall(VecRestoreArrayWrite(v, &x));
   PetscFunctionReturn(0);
 }

@@ -15,6 +15,7 @@
  * open: bonds i = 0..n-2; periodic: also the bond (n-1, 0) carrying J_{n-1}. */
 #pragma once
 #include <qep/pauli.h>
+#include <petscvec.h>
 
 /* 4^12 scalars = 256 MiB complex (plus 128 MiB of Kronecker workspace): the largest dense matrix a
  * test may reasonably build; a dense eigen-decomposition at this size already takes minutes. */
@@ -78,3 +79,11 @@ PETSC_EXTERN PetscErrorCode RefTFIMFreeFermionLevels(PetscInt n, const PetscReal
  * is the classic E0 = -sum_{k in NS} s(k). E1 as in RefTFIMFreeFermionLevels (may be NULL).
  * No LAPACK; fails (PETSC_ERR_ARG_OUTOFRANGE) only for n < 2. */
 PETSC_EXTERN PetscErrorCode RefTFIMUniformPeriodic(PetscInt n, PetscReal J, PetscReal h, PetscReal *E0, PetscReal *E1);
+
+/* Distributed-vector helpers of the tests. RefCreateState: 2^n entries on PETSC_COMM_WORLD with
+ * PETSc's default layout, or with skew, local sizes proportional to (rank+1)^2 (rank 1 empty from 3
+ * ranks on), so blocks are unaligned and some rank may own nothing. RefGatherAll: the whole of v on every rank (length
+ * VecGetSize, caller PetscFree's). RefVecSetGlobal: v's owned entries from the global array a. */
+PETSC_EXTERN PetscErrorCode RefCreateState(PetscInt n, PetscBool skew, Vec *v);
+PETSC_EXTERN PetscErrorCode RefGatherAll(Vec v, PetscScalar **all);
+PETSC_EXTERN PetscErrorCode RefVecSetGlobal(Vec v, const PetscScalar a[]);
